@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs what building and testing dsinfer needs on a fresh Debian 12 machine (apt packages by name,
+# plus the Python packages the end-to-end and differential tests use, in .venv).
+set -euo pipefail
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  build-essential cmake ninja-build pkg-config git python3 python3-venv \
+  libgtest-dev libgmock-dev libbenchmark-dev \
+  nlohmann-json3-dev libcli11-dev libboost-dev libpcre2-dev libutf8proc-dev >/dev/null

@@ -1,0 +1,11 @@
+// Placeholder until the subcommand lands (its issue owns this file).
+#include <cstdio>
+
+#include "cli/commands.h"
+
+namespace dsinfer::cli {
+int run_inspect(int, char**) {
+  std::fprintf(stderr, "dsinfer inspect: not built yet\n");
+  return 2;
+}
+}  // namespace dsinfer::cli
