@@ -1,0 +1,31 @@
+#include "ops/moe_experts.h"
+
+#include "core/error.h"
+#include "ops/cpu/cpu_ops.h"
+#include "ops/cuda/cuda_ops.h"
+#include "ops/dispatch.h"
+
+namespace dsinfer::ops {
+
+void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights,
+                 const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations) {
+  DSINFER_CHECK(!experts.empty(), "ops::moe_experts: no experts");
+  DSINFER_CHECK(input.rank() == 2 && output.shape() == input.shape(), "ops::moe_experts: input ", input.describe(),
+                " and output ", output.describe(), " must be the same [T, H]");
+  DSINFER_CHECK(topk_ids.rank() == 2 && topk_ids.dim(0) == input.dim(0) && topk_ids.dtype() == DType::kI32 &&
+                    topk_weights.shape() == topk_ids.shape() && topk_weights.dtype() == DType::kF32,
+                "ops::moe_experts: topk_ids ", topk_ids.describe(), " / topk_weights ", topk_weights.describe(),
+                " must be I32 / F32 [", input.dim(0), ", top_k]");
+  const MlpWeights& first = experts.front();
+  DSINFER_CHECK(first.gate_proj.in_features() == input.dim(1) && first.down_proj.out_features() == input.dim(1),
+                "ops::moe_experts: expert weights ", first.gate_proj.weight.describe(), " / ",
+                first.down_proj.weight.describe(), " do not match hidden size ", input.dim(1));
+  if (common_device("moe_experts", {&input, &topk_ids, &topk_weights, &first.gate_proj.weight, &output}) ==
+      Device::kCpu) {
+    cpu::moe_experts(input, topk_ids, topk_weights, experts, output, quantize_activations);
+  } else {
+    cuda::moe_experts(input, topk_ids, topk_weights, experts, output, quantize_activations);
+  }
+}
+
+}  // namespace dsinfer::ops

@@ -1,0 +1,30 @@
+// Routed experts: every token runs through its top-k experts' gated MLPs and the outputs are summed with the
+// routing weights. Shared experts are an ordinary gated MLP (linear, silu_and_mul, linear) run by the model.
+#pragma once
+
+#include <vector>
+
+#include "ops/linear.h"
+
+namespace dsinfer::ops {
+
+// A gated MLP: down_proj(silu(gate_proj(x)) * up_proj(x)). Under tensor parallelism gate/up hold a slice of
+// the intermediate dim I (rows) and down_proj the matching slice of its input dim (columns).
+struct MlpWeights {
+  LinearWeight gate_proj;  // [I, H]
+  LinearWeight up_proj;    // [I, H]
+  LinearWeight down_proj;  // [H, I]
+};
+
+// input         [T, H]      activation dtype (the post-attention normed hidden state)
+// topk_ids      [T, top_k]  I32 expert ids in [0, experts.size())
+// topk_weights  [T, top_k]  F32 routing weights (routed_scaling_factor already applied)
+// experts       one MlpWeights per routed expert (all with the same shapes and dtypes); a backend may require
+//               them to live in one allocation (the CUDA loader stacks them) but the CPU path does not
+// output        [T, H]      activation dtype; ACCUMULATED: output[t] += sum_j topk_weights[t][j] *
+//               expert_{topk_ids[t][j]}(input[t]), so the caller passes the shared experts' output in it
+// quantize_activations: W8A8 emulation for FP8 experts (both the gate/up input and the down input), as linear.
+void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights,
+                 const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations = false);
+
+}  // namespace dsinfer::ops

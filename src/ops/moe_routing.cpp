@@ -1,0 +1,47 @@
+#include "ops/moe_routing.h"
+
+#include "core/error.h"
+#include "ops/cpu/cpu_ops.h"
+#include "ops/cuda/cuda_ops.h"
+#include "ops/dispatch.h"
+
+namespace dsinfer::ops {
+
+void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, const MoeRoutingParams& params,
+                 Tensor& topk_ids, Tensor& topk_weights) {
+  const int experts = params.num_experts;
+  DSINFER_CHECK(experts > 0 && params.top_k > 0 && params.top_k <= experts, "ops::moe_routing: top_k ",
+                params.top_k, " must be in [1, ", experts, "]");
+  DSINFER_CHECK(params.num_groups > 0 && experts % params.num_groups == 0, "ops::moe_routing: ", experts,
+                " experts do not split into ", params.num_groups, " groups");
+  bool grouped = params.topk_method != TopkMethod::kGreedy;
+  if (grouped) {
+    DSINFER_CHECK(params.top_k_groups >= 1 && params.top_k_groups <= params.num_groups &&
+                      params.top_k_groups * (experts / params.num_groups) >= params.top_k,
+                  "ops::moe_routing: ", params.top_k_groups, " of ", params.num_groups,
+                  " groups cannot supply top_k = ", params.top_k, " experts");
+  }
+  if (params.scoring_func == ScoringFunc::kSigmoid) {
+    DSINFER_CHECK(correction_bias.defined() && correction_bias.shape() == Shape({experts}) &&
+                      correction_bias.dtype() == DType::kF32,
+                  "ops::moe_routing: sigmoid scoring needs an F32 correction bias [", experts, "]");
+    DSINFER_CHECK(experts / params.num_groups >= 2,
+                  "ops::moe_routing: sigmoid group scores sum the top 2 experts of a group; groups have ",
+                  experts / params.num_groups);
+  }
+  DSINFER_CHECK(router_logits.rank() == 2 && router_logits.dim(1) == experts && router_logits.dtype() == DType::kF32,
+                "ops::moe_routing: router_logits must be F32 [T, ", experts, "], got ", router_logits.describe());
+  Shape expected{router_logits.dim(0), params.top_k};
+  DSINFER_CHECK(topk_ids.shape() == expected && topk_ids.dtype() == DType::kI32, "ops::moe_routing: topk_ids must be I32 ",
+                shape_to_string(expected), ", got ", topk_ids.describe());
+  DSINFER_CHECK(topk_weights.shape() == expected && topk_weights.dtype() == DType::kF32,
+                "ops::moe_routing: topk_weights must be F32 ", shape_to_string(expected), ", got ",
+                topk_weights.describe());
+  if (common_device("moe_routing", {&router_logits, &correction_bias, &topk_ids, &topk_weights}) == Device::kCpu) {
+    cpu::moe_routing(router_logits, correction_bias, params, topk_ids, topk_weights);
+  } else {
+    cuda::moe_routing(router_logits, correction_bias, params, topk_ids, topk_weights);
+  }
+}
+
+}  // namespace dsinfer::ops
