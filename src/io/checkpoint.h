@@ -5,6 +5,7 @@
 // is a dsinfer::Error naming the file and tensor and saying the download is probably incomplete.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,10 @@ namespace dsinfer {
 class Checkpoint {
  public:
   static Checkpoint open(const std::string& folder);
+  // Like open(), but appends every problem found (missing config.json, missing or corrupt shard, index and
+  // shard disagreeing) to `problems` instead of throwing at the first, and keeps the shards that are usable;
+  // for `dsinfer inspect`, which lists them all. open() throws with all of them.
+  static Checkpoint open_collecting(const std::string& folder, std::vector<std::string>* problems);
 
   const std::string& folder() const { return folder_; }
   bool contains(const std::string& name) const;
@@ -29,9 +34,11 @@ class Checkpoint {
   std::vector<std::string> tensor_names() const;
   const std::string& file_of(const std::string& name) const;  // shard path holding the tensor
   uint64_t total_bytes() const;  // sum of tensor bytes
+  std::vector<std::string> shard_paths() const;  // every shard opened, sorted by file name
 
  private:
   std::string folder_;
+  std::string listing_path_;  // model.safetensors.index.json, or model.safetensors when there is no index
   std::vector<std::shared_ptr<SafetensorsFile>> shards_;
   std::map<std::string, size_t> shard_of_;  // tensor name -> index into shards_
 };

@@ -46,6 +46,8 @@ class SafetensorsFile {
 
  private:
   SafetensorsFile() = default;
+  // Validates the header of base_[0, size_) and fills entries_, index_, metadata_ and data_offset_.
+  void load_header();
   std::string path_;
   const uint8_t* base_ = nullptr;  // whole file
   uint64_t size_ = 0;
