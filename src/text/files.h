@@ -1,0 +1,17 @@
+// Reading the text files of a model folder, with errors that name the file.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace dsinfer::text {
+
+std::string read_text_file(const std::string& path);
+nlohmann::json read_json_file(const std::string& path);
+
+// The token string of a tokenizer_config.json entry such as "bos_token": either a plain string or an
+// AddedToken object {"content": ...}; "" when the entry is absent or null.
+std::string special_token_content(const nlohmann::json& config, const char* key, const std::string& path);
+
+}  // namespace dsinfer::text
