@@ -1,0 +1,120 @@
+#include "engine/engine.h"
+
+#include <cstdio>
+#include <future>
+
+namespace dsinfer {
+
+Engine::Engine(std::unique_ptr<ModelBackend> model, SchedulerOptions options)
+    : model_(std::move(model)),
+      scheduler_(*model_, std::move(options), &metrics_),
+      vocab_size_(model_->vocab_size()),
+      page_size_(model_->page_size()),
+      kv_capacity_tokens_(static_cast<int64_t>(model_->num_kv_pages()) * model_->page_size()) {
+  thread_ = std::thread([this] { run(); });
+}
+
+Engine::~Engine() { stop(); }
+
+void Engine::post(Command command) {
+  {
+    std::lock_guard lock(mutex_);
+    inbox_.push_back(std::move(command));
+  }
+  wake_.notify_one();
+}
+
+uint64_t Engine::submit(GenerationRequest input) {
+  auto request = std::make_unique<Request>();
+  request->id = next_request_id_.fetch_add(1);
+  request->input = std::move(input);
+  const uint64_t id = request->id;
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      inbox_.push_back(Command{std::move(request), 0, {}});
+    }
+  }
+  if (request) {  // not queued: the engine is shutting down
+    GenerationUpdate update;
+    update.request_id = id;
+    update.finish_reason = FinishReason::kAbort;
+    update.error = "the server is shutting down";
+    if (request->input.on_update) request->input.on_update(std::move(update));
+    return id;
+  }
+  wake_.notify_one();
+  return id;
+}
+
+void Engine::abort(uint64_t request_id) { post(Command{nullptr, request_id, {}}); }
+
+bool Engine::flush_cache() {
+  auto answer = std::make_shared<std::promise<bool>>();
+  std::future<bool> result = answer->get_future();
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return false;
+    inbox_.push_back(Command{nullptr, 0, [answer](Scheduler& scheduler) { answer->set_value(scheduler.flush_cache()); }});
+  }
+  wake_.notify_one();
+  return result.get();
+}
+
+void Engine::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Engine::run() {
+  std::vector<Command> commands;
+  for (;;) {
+    bool stopping;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !inbox_.empty() || scheduler_.has_work(); });
+      commands.swap(inbox_);
+      stopping = stopping_;
+    }
+    try {
+      for (Command& command : commands) {
+        if (command.request) {
+          scheduler_.add(std::move(command.request));
+        } else if (command.task) {
+          command.task(scheduler_);
+        } else {
+          scheduler_.abort(command.abort_id);
+        }
+      }
+      commands.clear();
+      if (stopping) {
+        scheduler_.finish_all(FinishReason::kAbort, "the server is shutting down");
+        return;
+      }
+      if (!healthy_.load()) {
+        scheduler_.finish_all(FinishReason::kError, "the engine failed earlier and is not serving");
+        continue;
+      }
+      if (scheduler_.has_work()) {
+        const StepStats stats = scheduler_.step();
+        if (stats.num_tokens > 0) metrics_.scheduler_overhead.observe(stats.overhead_seconds());
+      }
+    } catch (const std::exception& error) {
+      // A bug, not bad input (that is rejected per request): fail everything, report unhealthy.
+      std::fprintf(stderr, "dsinfer engine: internal error, failing all requests: %s\n", error.what());
+      healthy_.store(false);
+      commands.clear();
+      try {
+        scheduler_.finish_all(FinishReason::kError, std::string("internal engine error: ") + error.what());
+      } catch (const std::exception&) {
+      }
+    }
+  }
+}
+
+}  // namespace dsinfer

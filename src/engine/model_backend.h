@@ -1,0 +1,24 @@
+// What the scheduler needs from a model: one forward over a ForwardBatch, and the shape of the KV
+// cache it owns. The server and the CLI use the real ModelRunner (model_runner_backend.h); scheduler
+// tests use a small deterministic fake.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "model/forward_batch.h"
+
+namespace dsinfer {
+
+class ModelBackend {
+ public:
+  virtual ~ModelBackend() = default;
+  virtual int64_t vocab_size() const = 0;
+  virtual int page_size() const = 0;         // tokens per KV page
+  virtual int num_kv_pages() const = 0;      // page ids are [0, num_kv_pages)
+  virtual int max_batch_tokens() const = 0;  // most tokens one forward may carry
+  // F32 logits on the CPU, [batch.num_logit_rows(), vocab_size()], rows in sequence order.
+  virtual Tensor forward(const ForwardBatch& batch) = 0;
+};
+
+}  // namespace dsinfer
