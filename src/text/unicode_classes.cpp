@@ -79,6 +79,10 @@ uint8_t char_classes(char32_t code_point) {
 
 bool is_alphanumeric(char32_t code_point) { return (char_classes(code_point) & (kLetter | kNumber)) != 0; }
 
+bool is_unassigned(char32_t code_point) {
+  return utf8proc_category(static_cast<utf8proc_int32_t>(code_point)) == UTF8PROC_CATEGORY_CN;
+}
+
 const char* unicode_version() { return utf8proc_unicode_version(); }
 
 }  // namespace dsinfer::text

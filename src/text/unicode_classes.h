@@ -30,6 +30,9 @@ uint8_t char_classes(char32_t code_point);
 // general category L or N, which leaves out the Other_Alphabetic marks Rust also counts.
 bool is_alphanumeric(char32_t code_point);
 
+// Whether the code point is unassigned (general category Cn) in the library's Unicode version.
+bool is_unassigned(char32_t code_point);
+
 // The Unicode version of the category data ("15.0.0").
 const char* unicode_version();
 
