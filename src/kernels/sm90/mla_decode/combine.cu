@@ -1,0 +1,44 @@
+// Split-KV combine: for each (sequence, head) with more than one active split, out = sum_s w_s O_s / sum_s w_s
+// with w_s = 2^(lse_s - max lse) (base-2 log-sum-exp merge, as FlashMLA's combine does).
+#include "kernels/common/cuda_check.h"
+#include "kernels/sm90/mla_decode/config.h"
+#include "kernels/sm90/mla_decode/launch.h"
+
+namespace dsinfer::cuda::mla_decode {
+
+namespace {
+
+constexpr int kCombineThreads = 128;
+
+__global__ void __launch_bounds__(kCombineThreads) mla_decode_combine_kernel(const MlaDecodeParams params) {
+  const int sequence = blockIdx.x, head = blockIdx.y;
+  const MlaSplit range = mla_split_range(params.seq_lens[sequence], params.page_size, params.num_splits, 0);
+  const int splits = range.active_splits;
+  if (splits <= 1) return;  // written directly by the decode kernel
+  const int64_t first_part = static_cast<int64_t>(sequence) * params.num_splits * params.num_heads + head;
+  __shared__ float weights[kMaxSplits];
+  float max_lse = -INFINITY;
+  for (int s = 0; s < splits; ++s) max_lse = fmaxf(max_lse, params.partial_lse[first_part + s * params.num_heads]);
+  float weight_sum = 0.0f;
+  for (int s = 0; s < splits; ++s) weight_sum += exp2f(params.partial_lse[first_part + s * params.num_heads] - max_lse);
+  for (int s = threadIdx.x; s < splits; s += kCombineThreads)
+    weights[s] = exp2f(params.partial_lse[first_part + s * params.num_heads] - max_lse) / weight_sum;
+  __syncthreads();
+  __nv_bfloat16* out = params.out + (static_cast<int64_t>(sequence) * params.num_heads + head) * params.latent_dim;
+  for (int d = threadIdx.x; d < params.latent_dim; d += kCombineThreads) {
+    float accumulated = 0.0f;
+    for (int s = 0; s < splits; ++s)
+      accumulated += weights[s] * params.partial_out[(first_part + s * params.num_heads) * params.latent_dim + d];
+    out[d] = __float2bfloat16_rn(accumulated);
+  }
+}
+
+}  // namespace
+
+void launch_combine(const MlaDecodeParams& params, cudaStream_t stream) {
+  dim3 grid(params.batch, params.num_heads);
+  mla_decode_combine_kernel<<<grid, kCombineThreads, 0, stream>>>(params);
+  DSINFER_CUDA_CHECK_LAUNCH("mla_decode_combine_kernel");
+}
+
+}  // namespace dsinfer::cuda::mla_decode

@@ -1,0 +1,43 @@
+// Grouped GEMM for the routed experts: rows sorted by expert (moe_sort), each expert's rows times that
+// expert's weight, all experts in one launch. The host never learns the per-expert row counts (they stay on
+// the device), so the launch is sized by an upper bound and fits in a CUDA graph.
+//   gated:     out[r, n] = silu(A[r] . W0_e[n]) * (A[r] . W1_e[n])    (gate_proj, up_proj; W0 = gate)
+//   not gated: out[r, n] = A[r] . W0_e[n]                            (down_proj)
+// BF16 weights with BF16 A, or e4m3 weights with e4m3 A and DeepSeek's block scales (W8A8): each 128-wide
+// K block is accumulated on its own and added in with a_scale[row][block] * w_scale[n / 128][block].
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace dsinfer::cuda {
+
+struct GroupedGemmParams {
+  const void* a;                  // [a_rows, k] BF16 or e4m3
+  const int32_t* a_row_slots;     // [rows]: A row of sorted row r is a_row_slots[r] / a_row_divisor; null: r
+  int a_row_divisor;              // top_k when A is the unsorted token matrix
+  const float* a_scales;          // e4m3 only: a_scales[block * a_scales_stride + a_row]
+  int64_t a_scales_stride;
+  const void* weight0;            // expert e's [n, k] at weight0 + e * weight0_expert_stride_bytes
+  const void* weight1;            // gated only (up_proj)
+  int64_t weight0_expert_stride_bytes;
+  int64_t weight1_expert_stride_bytes;
+  const float* weight0_scales;    // e4m3 only: expert e's [ceil(n/128), ceil(k/128)] at + e * scale0_expert_stride
+  const float* weight1_scales;
+  int64_t scale0_expert_stride;
+  int64_t scale1_expert_stride;
+  const int32_t* expert_offsets;  // [experts + 1]: sorted rows of expert e are [offsets[e], offsets[e+1])
+  const int32_t* tile_offsets;    // [experts + 1]: its row tiles of kGroupedRowsPerTile are [tiles[e], tiles[e+1])
+  void* out;                      // [rows, n] BF16
+  int experts;
+  int64_t rows;                   // total sorted rows (tokens * top_k)
+  int64_t n, k;
+};
+
+constexpr int kGroupedRowsPerTile = 32;
+
+// fp8: A and weights are e4m3 (with scales); else BF16. k * element size must be a multiple of 16 bytes.
+void grouped_gemm(const GroupedGemmParams& params, bool fp8, bool gated, cudaStream_t stream);
+
+}  // namespace dsinfer::cuda

@@ -1,0 +1,139 @@
+// Routed experts on CUDA, all on the device (CUDA-graph safe):
+//   sort the (token, slot) assignments by expert                                moe_sort
+//   [FP8] quantize the token rows once per token (1x128 groups)                   quantize_fp8_groups
+//   act[r] = silu(x . gate_e) * (x . up_e) for each sorted row r (expert e)       grouped GEMM, fused epilogue
+//   [FP8] quantize act                                                            quantize_fp8_groups
+//   y[r]   = act[r] . down_e                                                      grouped GEMM
+//   output[t] += sum_j w[t, j] * y[row of (t, j)]                                 moe_combine
+// The grouped GEMMs address expert e's weights as base + e * stride, so the experts' tensors must be stacked
+// in one allocation with a constant stride (the CUDA weight loader does this).
+#include "kernels/runtime/scratch.h"
+#include "kernels/sm90/moe/grouped_gemm.h"
+#include "kernels/sm90/moe/moe_sort.h"
+#include "kernels/sm90/quant/fp8_group_quant.h"
+#include "ops/cuda/common.cuh"
+#include "ops/cuda/cuda_ops.h"
+
+namespace dsinfer::ops::cuda {
+
+namespace {
+
+using dsinfer::cuda::ScratchSlot;
+using dsinfer::cuda::scratch_as;
+
+// Byte distance between consecutive experts' copies of one tensor; throws unless it is constant.
+int64_t expert_stride(const std::vector<MlpWeights>& experts, const Tensor& (*pick)(const MlpWeights&),
+                      const char* what) {
+  const auto* first = static_cast<const uint8_t*>(pick(experts[0]).data());
+  if (experts.size() == 1) return 0;
+  const int64_t stride = static_cast<const uint8_t*>(pick(experts[1]).data()) - first;
+  for (size_t e = 0; e < experts.size(); ++e) {
+    const Tensor& tensor = pick(experts[e]);
+    DSINFER_CHECK(static_cast<const uint8_t*>(tensor.data()) == first + static_cast<int64_t>(e) * stride &&
+                      tensor.shape() == pick(experts[0]).shape() && tensor.dtype() == pick(experts[0]).dtype(),
+                  "ops::moe_experts on CUDA needs every expert's ", what,
+                  " stacked in one allocation with a constant stride (expert ", e, " is not); load the experts "
+                  "through the CUDA weight loader");
+  }
+  return stride;
+}
+
+}  // namespace
+
+void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights,
+                 const std::vector<MlpWeights>& experts, Tensor& output, bool /*quantize_activations*/) {
+  require_dtype("moe_experts", input, DType::kBF16);
+  require_dtype("moe_experts", output, DType::kBF16);
+  const int64_t tokens = input.dim(0), hidden = input.dim(1), top_k = topk_ids.dim(1);
+  const int expert_count = static_cast<int>(experts.size());
+  if (tokens == 0) return;
+  const MlpWeights& first = experts.front();
+  const int64_t intermediate = first.gate_proj.out_features();
+  const bool fp8 = first.gate_proj.is_fp8();
+  DSINFER_CHECK(first.up_proj.is_fp8() == fp8 && first.down_proj.is_fp8() == fp8,
+                "ops::moe_experts on CUDA: gate, up and down projections must share a dtype");
+  if (!fp8) {
+    for (const Tensor* weight : {&first.gate_proj.weight, &first.up_proj.weight, &first.down_proj.weight})
+      require_dtype("moe_experts (expert weight)", *weight, DType::kBF16);
+  }
+  cudaStream_t stream = dsinfer::cuda::current_stream();
+  const int64_t rows = tokens * top_k;
+
+  int32_t* routing = scratch_as<int32_t>(ScratchSlot::kMoeRouting, 2 * (expert_count + 1) + 2 * rows);
+  int32_t* expert_offsets = routing;
+  int32_t* tile_offsets = expert_offsets + expert_count + 1;
+  int32_t* sorted_slots = tile_offsets + expert_count + 1;
+  int32_t* slot_positions = sorted_slots + rows;
+  dsinfer::cuda::moe_sort(topk_ids.data_as<const int32_t>(), rows, expert_count, dsinfer::cuda::kGroupedRowsPerTile,
+                          expert_offsets, tile_offsets, sorted_slots, slot_positions, stream);
+
+  dsinfer::cuda::GroupedGemmParams gate_up{};
+  gate_up.a_row_slots = sorted_slots;
+  gate_up.a_row_divisor = static_cast<int>(top_k);
+  gate_up.weight0 = first.gate_proj.weight.data();
+  gate_up.weight1 = first.up_proj.weight.data();
+  gate_up.weight0_expert_stride_bytes = expert_stride(experts, [](const MlpWeights& w) -> const Tensor& {
+    return w.gate_proj.weight; }, "gate_proj.weight");
+  gate_up.weight1_expert_stride_bytes = expert_stride(experts, [](const MlpWeights& w) -> const Tensor& {
+    return w.up_proj.weight; }, "up_proj.weight");
+  gate_up.expert_offsets = expert_offsets;
+  gate_up.tile_offsets = tile_offsets;
+  gate_up.experts = expert_count;
+  gate_up.rows = rows;
+  gate_up.n = intermediate;
+  gate_up.k = hidden;
+  auto* activation = scratch_as<__nv_bfloat16>(ScratchSlot::kMoeRows, rows * intermediate);
+  gate_up.out = activation;
+
+  dsinfer::cuda::GroupedGemmParams down{};
+  down.weight0 = first.down_proj.weight.data();
+  down.weight0_expert_stride_bytes = expert_stride(experts, [](const MlpWeights& w) -> const Tensor& {
+    return w.down_proj.weight; }, "down_proj.weight");
+  down.expert_offsets = expert_offsets;
+  down.tile_offsets = tile_offsets;
+  down.experts = expert_count;
+  down.rows = rows;
+  down.n = hidden;
+  down.k = intermediate;
+  auto* expert_rows = scratch_as<__nv_bfloat16>(ScratchSlot::kMoeOutputs, rows * hidden);
+  down.out = expert_rows;
+
+  if (fp8) {
+    const int64_t hidden_blocks = (hidden + 127) / 128, intermediate_blocks = (intermediate + 127) / 128;
+    auto* quantized_input = scratch_as<uint8_t>(ScratchSlot::kQuantizedActivations, tokens * hidden);
+    float* input_scales = scratch_as<float>(ScratchSlot::kActivationScales, hidden_blocks * tokens);
+    dsinfer::cuda::quantize_fp8_groups(input.data(), hidden, quantized_input, input_scales, tokens, tokens, hidden,
+                                       stream);
+    gate_up.a = quantized_input;
+    gate_up.a_scales = input_scales;
+    gate_up.a_scales_stride = tokens;
+    gate_up.weight0_scales = first.gate_proj.scale_inv.data_as<const float>();
+    gate_up.weight1_scales = first.up_proj.scale_inv.data_as<const float>();
+    gate_up.scale0_expert_stride = expert_stride(experts, [](const MlpWeights& w) -> const Tensor& {
+      return w.gate_proj.scale_inv; }, "gate_proj.weight_scale_inv") / static_cast<int64_t>(sizeof(float));
+    gate_up.scale1_expert_stride = expert_stride(experts, [](const MlpWeights& w) -> const Tensor& {
+      return w.up_proj.scale_inv; }, "up_proj.weight_scale_inv") / static_cast<int64_t>(sizeof(float));
+    dsinfer::cuda::grouped_gemm(gate_up, true, true, stream);
+
+    auto* quantized_activation = scratch_as<uint8_t>(ScratchSlot::kGemmOutput, rows * intermediate);
+    float* activation_scales = scratch_as<float>(ScratchSlot::kMoeRowScales, intermediate_blocks * rows);
+    dsinfer::cuda::quantize_fp8_groups(activation, intermediate, quantized_activation, activation_scales, rows, rows,
+                                       intermediate, stream);
+    down.a = quantized_activation;
+    down.a_scales = activation_scales;
+    down.a_scales_stride = rows;
+    down.weight0_scales = first.down_proj.scale_inv.data_as<const float>();
+    down.scale0_expert_stride = expert_stride(experts, [](const MlpWeights& w) -> const Tensor& {
+      return w.down_proj.scale_inv; }, "down_proj.weight_scale_inv") / static_cast<int64_t>(sizeof(float));
+    dsinfer::cuda::grouped_gemm(down, true, false, stream);
+  } else {
+    gate_up.a = input.data();
+    dsinfer::cuda::grouped_gemm(gate_up, false, true, stream);
+    down.a = activation;
+    dsinfer::cuda::grouped_gemm(down, false, false, stream);
+  }
+  dsinfer::cuda::moe_combine(expert_rows, slot_positions, topk_weights.data_as<const float>(), tokens,
+                             static_cast<int>(top_k), hidden, output.data(), stream);
+}
+
+}  // namespace dsinfer::ops::cuda
