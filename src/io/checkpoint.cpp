@@ -125,6 +125,7 @@ Checkpoint Checkpoint::open_collecting(const std::string& folder, std::vector<st
     if (!fs::exists(shard_path, error)) {
       problems->push_back(detail::concat("shard ", shard_path, " is missing (", index_path, " places ", names.size(),
                                          " tensors in it, e.g. \"", names.front(), "\"): ", kIncomplete));
+      checkpoint.unavailable_.insert(names.begin(), names.end());
       continue;
     }
     std::shared_ptr<SafetensorsFile> shard;
@@ -132,6 +133,7 @@ Checkpoint Checkpoint::open_collecting(const std::string& folder, std::vector<st
       shard = SafetensorsFile::open(shard_path);
     } catch (const Error& failure) {
       problems->push_back(failure.what());
+      checkpoint.unavailable_.insert(names.begin(), names.end());
       continue;
     }
     size_t shard_index = checkpoint.shards_.size();
@@ -140,6 +142,7 @@ Checkpoint Checkpoint::open_collecting(const std::string& folder, std::vector<st
       if (shard->contains(name)) {
         checkpoint.shard_of_.emplace(name, shard_index);
       } else {
+        checkpoint.unavailable_.insert(name);
         problems->push_back(detail::concat("tensor \"", name, "\" is listed in ", index_path, " under ", shard_name,
                                            " but ", shard_path, " does not contain it: ", kIncomplete));
       }

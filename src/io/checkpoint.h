@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,12 +36,16 @@ class Checkpoint {
   const std::string& file_of(const std::string& name) const;  // shard path holding the tensor
   uint64_t total_bytes() const;  // sum of tensor bytes
   std::vector<std::string> shard_paths() const;  // every shard opened, sorted by file name
+  // Tensors the index lists that can not be read: their shard is missing or corrupt, or does not hold them.
+  // open_collecting() has reported why, once per cause; open() never returns with any.
+  const std::set<std::string>& unavailable_tensors() const { return unavailable_; }
 
  private:
   std::string folder_;
   std::string listing_path_;  // model.safetensors.index.json, or model.safetensors when there is no index
   std::vector<std::shared_ptr<SafetensorsFile>> shards_;
   std::map<std::string, size_t> shard_of_;  // tensor name -> index into shards_
+  std::set<std::string> unavailable_;
 };
 
 }  // namespace dsinfer

@@ -26,6 +26,8 @@ bool layer_present(const std::vector<std::string>& names, int layer) {
 void check_tensor(const ExpectedTensor& expected, const ModelConfig& config, const Checkpoint& checkpoint,
                   CheckpointAudit& audit, std::set<std::string>& accounted) {
   if (!checkpoint.contains(expected.name)) {
+    // Listed by the index but in a shard that is missing or corrupt: already reported once for the shard.
+    if (checkpoint.unavailable_tensors().count(expected.name)) return;
     audit.problems.push_back(detail::concat("missing tensor \"", expected.name, "\" (", dtype_name(expected.dtypes[0]),
                                             shape_to_string(expected.shape), ")"));
     return;
@@ -52,7 +54,7 @@ void check_tensor(const ExpectedTensor& expected, const ModelConfig& config, con
   std::string scale_name = fp8_scale_name(expected.name);
   bool is_fp8 = stored.dtype == DType::kF8E4M3;
   if (!checkpoint.contains(scale_name)) {
-    if (is_fp8) {
+    if (is_fp8 && !checkpoint.unavailable_tensors().count(scale_name)) {
       audit.problems.push_back(detail::concat("missing tensor \"", scale_name, "\" (F32",
                                               shape_to_string(*expected.fp8_scale_shape), "): the FP8 weight \"",
                                               expected.name, "\" needs its block scales"));

@@ -17,6 +17,11 @@ class ExpectedList {
   // Norms, router weights: never quantized.
   void add_float(std::string name, Shape shape) { add(std::move(name), std::move(shape), kFloatDTypes, {}); }
 
+  // The router's correction bias, which DeepSeek ships in F32.
+  void add_f32(std::string name, Shape shape) {
+    add(std::move(name), std::move(shape), {DType::kF32, DType::kBF16, DType::kF16}, {});
+  }
+
   void add_embedding(std::string name, Shape shape) {
     add_float(std::move(name), std::move(shape));
     tensors_.back().embedding = true;
@@ -102,7 +107,7 @@ void add_decoder_layer(ExpectedList& list, const ModelConfig& config, int layer,
   }
   list.add_float(mlp + "gate.weight", {config.n_routed_experts, hidden});
   if (config.topk_method == TopkMethod::kNoauxTc) {
-    list.add_float(mlp + "gate.e_score_correction_bias", {config.n_routed_experts});
+    list.add_f32(mlp + "gate.e_score_correction_bias", {config.n_routed_experts});
   }
   for (int expert = 0; expert < config.n_routed_experts; ++expert) {
     list.set_position(layer, expert, mtp);

@@ -176,9 +176,14 @@ TEST_F(BrokenCheckpoint, EveryProblemIsListedNotJustTheFirst) {
   EXPECT_THAT(problems[0], HasSubstr("no config.json"));
   EXPECT_THAT(problems[1], HasSubstr("\"model.extra.weight\""));  // shards are visited in name order
   EXPECT_THAT(problems[2], HasSubstr(shard(2) + " is missing"));
-  // What is usable stays open: the first shard's tensors.
+  // What is usable stays open: the first shard's tensors. The rest are known to be unavailable.
   EXPECT_TRUE(checkpoint.contains("model.embed_tokens.weight"));
   EXPECT_THAT(checkpoint.shard_paths(), SizeIs(1));
+  size_t second_shard_tensors = 0;
+  for (const auto& item : index["weight_map"].items()) second_shard_tensors += item.value() == "model-00002-of-00002.safetensors";
+  EXPECT_THAT(checkpoint.unavailable_tensors(), SizeIs(second_shard_tensors + 1));
+  EXPECT_TRUE(checkpoint.unavailable_tensors().count("model.extra.weight"));
+  EXPECT_FALSE(checkpoint.contains("model.extra.weight"));
 
   std::string message = open_error();
   EXPECT_THAT(message, AllOf(HasSubstr("has 3 problems"), HasSubstr("no config.json"),

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "io/checkpoint_audit.h"
 #include "io/checkpoint_copies.h"
@@ -219,6 +220,24 @@ TEST_F(AuditOfAModifiedCheckpoint, ListsEveryProblem) {
                           HasSubstr("tensor \"model.norm.weight\" in " + file() +
                                     " has dtype U16, expected BF16 / F32 / F16")));
   EXPECT_THAT(result.unused_tensors, ElementsAre("model.layers.0.self_attn.rotary_emb.inv_freq"));
+}
+
+// A shard that can not be read is one problem, not one per tensor it holds.
+TEST(CheckpointAudit, ReportsAnUnreadableShardOnce) {
+  testing::TemporaryFolder folder;
+  testing::copy_fixture_config("dsv3-tiny-fp8", folder.path());
+  testing::write_sharded_checkpoint(folder.path(), testing::fixture_tensors("dsv3-tiny-fp8"), 4);
+  std::string third = folder.file("model-00003-of-00004.safetensors");
+  std::filesystem::resize_file(third, std::filesystem::file_size(third) - 1);
+  std::filesystem::remove(folder.file("model-00004-of-00004.safetensors"));
+
+  std::vector<std::string> problems;
+  Checkpoint checkpoint = Checkpoint::open_collecting(folder.path(), &problems);
+  ASSERT_THAT(problems, SizeIs(2));
+  CheckpointAudit audit = audit_checkpoint(fixture_config("dsv3-tiny-fp8"), checkpoint);
+  EXPECT_THAT(audit.problems, IsEmpty());
+  EXPECT_THAT(problems[0], AllOf(HasSubstr(third), HasSubstr("truncated")));
+  EXPECT_THAT(problems[1], HasSubstr("model-00004-of-00004.safetensors is missing"));
 }
 
 TEST_F(AuditOfAModifiedCheckpoint, Fp8WeightsNeedAQuantizationConfig) {
