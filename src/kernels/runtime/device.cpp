@@ -1,6 +1,8 @@
 #include "kernels/runtime/device.h"
 
+#include <cstdlib>
 #include <memory>
+#include <string>
 #include <mutex>
 
 #include "core/error.h"
@@ -58,6 +60,18 @@ void initialize(const DeviceOptions& options) {
   DSINFER_CHECK(created->properties.major == 9, "the CUDA backend is built for Hopper (sm_90a); device ",
                 options.device_index, " (", created->properties.name, ") is sm_", created->properties.major,
                 created->properties.minor);
+  DSINFER_CUDA_CHECK(cudaStreamCreateWithFlags(&created->compute_stream, cudaStreamNonBlocking));
+  const char* direct = std::getenv("DSINFER_CUDA_DIRECT_ALLOC");
+  if (options.direct_allocations || (direct != nullptr && std::string(direct) == "1")) {
+    set_device_allocator(Device::kCuda, DeviceAllocator{[](size_t bytes) {
+                                                          void* pointer = nullptr;
+                                                          DSINFER_CUDA_CHECK(cudaMalloc(&pointer, bytes));
+                                                          return pointer;
+                                                        },
+                                                        [](void* pointer) { cudaFree(pointer); }});
+    state = created.release();
+    return;
+  }
   size_t pool_bytes = options.pool_bytes;
   if (pool_bytes == 0) {
     size_t free_bytes = 0, total_bytes = 0;
@@ -65,7 +79,6 @@ void initialize(const DeviceOptions& options) {
     pool_bytes = static_cast<size_t>(static_cast<double>(free_bytes) * options.memory_fraction);
   }
   created->pool = std::make_unique<DevicePool>(pool_bytes);
-  DSINFER_CUDA_CHECK(cudaStreamCreateWithFlags(&created->compute_stream, cudaStreamNonBlocking));
   DevicePool* pool = created->pool.get();
   set_device_allocator(Device::kCuda, DeviceAllocator{[pool](size_t bytes) { return pool->allocate(bytes); },
                                                       [pool](void* pointer) { pool->release(pointer); }});
@@ -77,7 +90,10 @@ bool initialized() {
   return state != nullptr;
 }
 
-DevicePool& device_pool() { return *require_state().pool; }
+DevicePool& device_pool() {
+  DSINFER_CHECK(require_state().pool != nullptr, "the CUDA device runs with direct allocations (no pool)");
+  return *state->pool;
+}
 const cudaDeviceProp& device_properties() { return require_state().properties; }
 int multiprocessor_count() { return require_state().properties.multiProcessorCount; }
 

@@ -18,6 +18,9 @@ struct DeviceOptions {
   double memory_fraction = 0.9;
   // If nonzero, reserve exactly this many bytes instead of the fraction.
   size_t pool_bytes = 0;
+  // Debugging: every tensor gets its own cudaMalloc instead of a pool block, so compute-sanitizer sees each
+  // allocation's bounds. Also switched on by the environment variable DSINFER_CUDA_DIRECT_ALLOC=1.
+  bool direct_allocations = false;
 };
 
 // True when the CUDA runtime sees at least one device (tests skip otherwise).
@@ -28,7 +31,7 @@ bool device_available();
 void initialize(const DeviceOptions& options = {});
 bool initialized();
 
-DevicePool& device_pool();
+DevicePool& device_pool();  // throws when running with direct allocations
 const cudaDeviceProp& device_properties();
 int multiprocessor_count();
 

@@ -1,0 +1,99 @@
+// FP8 per-token-group quantization (bit-exact against the CPU twin) and linear with BF16 and block-scaled FP8
+// weights (CPU twin with W8A8 emulation) over the shapes that take each GPU path: the GEMV kernel (few rows),
+// cuBLASLt with padded rows and padded weight-scale rows, and partial 128-blocks.
+#include <gtest/gtest.h>
+
+#include <tuple>
+
+#include "gpu_testing.h"
+#include "ops/linear.h"
+#include "ops/quantize_fp8.h"
+
+namespace dsinfer {
+namespace {
+
+using gpu_testing::RandomSource;
+
+TEST(QuantizeFp8Gpu, MatchesTheCpuTwinBitForBit) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  for (auto [tokens, columns] : {std::pair{1, 16}, {3, 96}, {5, 200}, {64, 384}, {7, 7168}}) {
+    SCOPED_TRACE(testing::Message() << tokens << " x " << columns);
+    Tensor input = gpu_testing::normal_f32_bf16_exact(random, {tokens, columns}, random.uniform(0.01f, 50.0f));
+    if (tokens > 2)
+      for (int64_t c = 0; c < columns; ++c) input.data_as<float>()[columns + c] = 0.0f;  // an all-zero row: scale floor
+    const int64_t groups = (columns + 127) / 128;
+    Tensor codes = Tensor::empty({tokens, columns}, DType::kF8E4M3), scales = Tensor::empty({groups, tokens}, DType::kF32);
+    ops::quantize_fp8_per_token_group(input, codes, scales);
+    Tensor device_codes = gpu_testing::poisoned({tokens, columns}, DType::kF8E4M3);
+    Tensor device_scales = gpu_testing::poisoned({groups, tokens}, DType::kF32);
+    Tensor device_input = gpu_testing::to_gpu(input, DType::kBF16);
+    ops::quantize_fp8_per_token_group(device_input, device_codes, device_scales);
+    Tensor gpu_codes = cuda::to_host(device_codes), gpu_scales = cuda::to_host(device_scales);
+    for (int64_t i = 0; i < codes.numel(); ++i)
+      ASSERT_EQ(gpu_codes.data_as<uint8_t>()[i], codes.data_as<uint8_t>()[i]) << "element " << i;
+    for (int64_t i = 0; i < scales.numel(); ++i)
+      ASSERT_EQ(gpu_scales.data_as<float>()[i], scales.data_as<float>()[i]) << "scale " << i;
+  }
+}
+
+// (tokens, out_features, in_features)
+class LinearGpuTest : public ::testing::TestWithParam<std::tuple<int, int, int>> {};
+
+TEST_P(LinearGpuTest, Bf16WeightMatchesCpuTwin) {
+  DSINFER_REQUIRE_GPU();
+  auto [tokens, n, k] = GetParam();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  Tensor input = gpu_testing::normal_f32_bf16_exact(random, {tokens, k});
+  ops::LinearWeight weight;
+  weight.weight = random.normal_bf16({n, k}, 0.05f);
+  Tensor expected = Tensor::empty({tokens, n}, DType::kF32);
+  ops::linear(input, weight, expected);
+  ops::LinearWeight device_weight;
+  device_weight.weight = gpu_testing::to_gpu(weight.weight);
+  Tensor device_input = gpu_testing::to_gpu(input, DType::kBF16);
+  for (DType output_dtype : {DType::kBF16, DType::kF32}) {
+    Tensor output = gpu_testing::poisoned({tokens, n}, output_dtype);
+    ops::linear(device_input, device_weight, output);
+    EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(output), expected, n),
+              output_dtype == DType::kF32 ? 1e-4 : 8e-3)
+        << dtype_name(output_dtype);
+  }
+}
+
+TEST_P(LinearGpuTest, Fp8BlockWeightMatchesCpuTwinWithW8A8) {
+  DSINFER_REQUIRE_GPU();
+  auto [tokens, n, k] = GetParam();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  Tensor input = gpu_testing::normal_f32_bf16_exact(random, {tokens, k}, 3.0f);
+  ops::LinearWeight weight = op_testing::quantize_weight_blocks(random.normal_tensor({n, k}, 0.05f));
+  // Vary the block scales so that a misplaced scale shows.
+  for (int64_t i = 0; i < weight.scale_inv.numel(); ++i) weight.scale_inv.data_as<float>()[i] *= random.uniform(0.5f, 2.0f);
+  Tensor expected = Tensor::empty({tokens, n}, DType::kF32);
+  ops::linear(input, weight, expected, /*quantize_activations=*/true);
+  ops::LinearWeight device_weight = weight;
+  device_weight.weight = gpu_testing::to_gpu(weight.weight);
+  device_weight.scale_inv = gpu_testing::to_gpu(weight.scale_inv);
+  Tensor output = gpu_testing::poisoned({tokens, n}, DType::kBF16);
+  ops::linear(gpu_testing::to_gpu(input, DType::kBF16), device_weight, output, true);
+  EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(output), expected, n), 8e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, LinearGpuTest,
+    ::testing::Values(std::tuple{1, 160, 256}, std::tuple{3, 256, 96}, std::tuple{8, 384, 192},
+                      std::tuple{9, 160, 256},     // cuBLASLt with rows padded to 12, 2 weight-scale blocks per row
+                      std::tuple{64, 512, 128},    // rows a multiple of 4, one K block padded to 4
+                      std::tuple{33, 2112, 7168},  // DeepSeek-V3 fused q_a + kv_a
+                      std::tuple{2, 7168, 2304},   // V3 TP8 dense down_proj: 18 K blocks
+                      std::tuple{128, 1408, 2048}),
+    [](const auto& info) {
+      return "t" + std::to_string(std::get<0>(info.param)) + "_n" + std::to_string(std::get<1>(info.param)) + "_k" +
+             std::to_string(std::get<2>(info.param));
+    });
+
+}  // namespace
+}  // namespace dsinfer

@@ -1,0 +1,209 @@
+// MLA on the GPU against the CPU twins: the paged cache write, absorbed decode (tiled tensor-core kernel for
+// DeepSeek's 512 + 64 latent with page 64, split-KV and combine; generic kernel for other sizes) and
+// un-absorbed prefill over a cached prefix plus a new chunk (tiled for 128 + 64 / 128 head dims, generic
+// otherwise), with shuffled pages and lengths that end mid-page.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "gpu_testing.h"
+#include "ops/mla_cache_write.h"
+#include "ops/mla_decode_attention.h"
+#include "ops/mla_prefill_attention.h"
+
+namespace dsinfer {
+namespace {
+
+using gpu_testing::RandomSource;
+using gpu_testing::to_cpu_f32;
+using gpu_testing::to_gpu;
+
+struct MlaShape {
+  int64_t heads, nope, rope, value, latent, page_size;
+  int64_t width() const { return latent + rope; }
+};
+
+// Sequences written into a paged cache on both backends; the CPU twin then reads the device's cache so that
+// both attention ops see identical entries.
+class PagedScenario {
+ public:
+  PagedScenario(RandomSource& random, const MlaShape& shape, const std::vector<int>& lengths) : shape_(shape) {
+    int64_t max_length = *std::max_element(lengths.begin(), lengths.end());
+    int64_t max_pages = (max_length + shape.page_size - 1) / shape.page_size;
+    int64_t pages = 3;
+    for (int length : lengths) pages += (length + shape.page_size - 1) / shape.page_size;
+    cos_sin_ = Tensor::empty({max_length, shape.rope}, DType::kF32);
+    for (int64_t p = 0; p < max_length; ++p)
+      for (int64_t i = 0; i < shape.rope / 2; ++i) {
+        double angle = p * std::pow(10000.0, -2.0 * i / shape.rope);
+        cos_sin_.data_as<float>()[p * shape.rope + i] = static_cast<float>(std::cos(angle));
+        cos_sin_.data_as<float>()[p * shape.rope + shape.rope / 2 + i] = static_cast<float>(std::sin(angle));
+      }
+    Tensor norm_weight = random.normal_bf16({shape.latent});
+    std::vector<int32_t> free_pages(pages);
+    std::iota(free_pages.begin(), free_pages.end(), 0);
+    std::shuffle(free_pages.begin(), free_pages.end(), random.engine());
+    page_table_ = Tensor::zeros({static_cast<int64_t>(lengths.size()), std::max<int64_t>(max_pages, 1)}, DType::kI32);
+    host_cache_written_ = Tensor::empty({pages, shape.page_size, shape.width()}, DType::kF32);
+    std::fill_n(host_cache_written_.data_as<float>(), host_cache_written_.numel(), std::nanf(""));
+    device_cache_ = gpu_testing::poisoned({pages, shape.page_size, shape.width()}, DType::kBF16);
+    size_t next = 0;
+    for (size_t s = 0; s < lengths.size(); ++s) {
+      const int length = lengths[s];
+      for (int p = 0; p < (length + shape.page_size - 1) / shape.page_size; ++p)
+        page_table_.data_as<int32_t>()[s * page_table_.dim(1) + p] = free_pages[next++];
+      Tensor kv_a = gpu_testing::normal_f32_bf16_exact(random, {length, shape.width()}, 1.5f);
+      Tensor positions = Tensor::empty({length}, DType::kI32), slots = Tensor::empty({length}, DType::kI32);
+      for (int t = 0; t < length; ++t) {
+        positions.data_as<int32_t>()[t] = t;
+        slots.data_as<int32_t>()[t] =
+            page_table_.data_as<int32_t>()[s * page_table_.dim(1) + t / shape.page_size] * shape.page_size +
+            t % shape.page_size;
+      }
+      ops::mla_cache_write(kv_a, norm_weight, 1e-6, positions, cos_sin_, slots, host_cache_written_);
+      ops::mla_cache_write(to_gpu(kv_a, DType::kBF16), to_gpu(norm_weight), 1e-6, to_gpu(positions), to_gpu(cos_sin_),
+                           to_gpu(slots), device_cache_);
+    }
+    host_cache_ = to_cpu_f32(device_cache_);
+  }
+
+  // Attention batch over these sequences where sequence s has new_tokens[s] query rows.
+  ops::AttentionBatch batch(const std::vector<int>& lengths, const std::vector<int>& new_tokens, bool on_gpu) const {
+    ops::AttentionBatch batch;
+    batch.num_sequences = static_cast<int>(lengths.size());
+    Tensor query_start = Tensor::empty({batch.num_sequences + 1}, DType::kI32);
+    Tensor kv_length = Tensor::empty({batch.num_sequences}, DType::kI32);
+    query_start.data_as<int32_t>()[0] = 0;
+    for (int s = 0; s < batch.num_sequences; ++s) {
+      query_start.data_as<int32_t>()[s + 1] = query_start.data_as<int32_t>()[s] + new_tokens[s];
+      kv_length.data_as<int32_t>()[s] = lengths[s];
+      batch.max_query_length = std::max(batch.max_query_length, new_tokens[s]);
+      batch.max_kv_length = std::max(batch.max_kv_length, lengths[s]);
+    }
+    batch.query_start = on_gpu ? to_gpu(query_start) : query_start;
+    batch.kv_length = on_gpu ? to_gpu(kv_length) : kv_length;
+    batch.page_table = on_gpu ? to_gpu(page_table_) : page_table_;
+    return batch;
+  }
+
+  const Tensor& host_cache() const { return host_cache_; }                  // the device's entries, as F32
+  const Tensor& host_cache_written() const { return host_cache_written_; }  // what the CPU twin wrote
+  const Tensor& device_cache() const { return device_cache_; }
+
+ private:
+  MlaShape shape_;
+  Tensor cos_sin_, page_table_, host_cache_, host_cache_written_, device_cache_;
+};
+
+TEST(MlaCacheWriteGpu, StoresTheNormalizedLatentAndRotatedKeyInItsSlot) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  const MlaShape shape{16, 128, 64, 128, 512, 64};
+  PagedScenario scenario(random, shape, {70, 3, 130});
+  const float* written = scenario.host_cache_written().data_as<float>();
+  const float* device = scenario.host_cache().data_as<float>();
+  int64_t entries = 0;
+  for (int64_t slot = 0; slot * shape.width() < scenario.host_cache().numel(); ++slot) {
+    const float* expected = written + slot * shape.width();
+    const float* actual = device + slot * shape.width();
+    if (std::isnan(expected[0])) {
+      EXPECT_TRUE(std::isnan(actual[0])) << "slot " << slot << " was written but should not have been";
+      continue;
+    }
+    double difference = 0.0, norm = 0.0;
+    for (int64_t i = 0; i < shape.width(); ++i) {
+      difference += (actual[i] - expected[i]) * (actual[i] - expected[i]);
+      norm += expected[i] * expected[i];
+    }
+    EXPECT_LT(std::sqrt(difference / norm), 5e-3) << "slot " << slot;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 70 + 3 + 130);
+}
+
+class MlaDecodeGpuTest : public ::testing::TestWithParam<std::tuple<MlaShape, std::vector<int>>> {};
+
+TEST_P(MlaDecodeGpuTest, MatchesCpuTwin) {
+  DSINFER_REQUIRE_GPU();
+  const auto& [shape, lengths] = GetParam();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  PagedScenario scenario(random, shape, lengths);
+  const int64_t batch_size = static_cast<int64_t>(lengths.size());
+  Tensor q = gpu_testing::normal_f32_bf16_exact(random, {batch_size, shape.heads, shape.nope + shape.rope});
+  Tensor w_uk = gpu_testing::normal_f32_bf16_exact(random, {shape.heads, shape.nope, shape.latent}, 0.08f);
+  Tensor w_uv = gpu_testing::normal_f32_bf16_exact(random, {shape.heads, shape.value, shape.latent}, 0.08f);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(shape.nope + shape.rope));
+  std::vector<int> ones(lengths.size(), 1);
+  Tensor expected = Tensor::empty({batch_size, shape.heads, shape.value}, DType::kF32);
+  ops::mla_decode_attention(q, scenario.host_cache(), w_uk, w_uv, scenario.batch(lengths, ones, false), scale, expected);
+  Tensor output = gpu_testing::poisoned({batch_size, shape.heads, shape.value}, DType::kBF16);
+  ops::mla_decode_attention(to_gpu(q, DType::kBF16), scenario.device_cache(), to_gpu(w_uk, DType::kBF16),
+                            to_gpu(w_uv, DType::kBF16), scenario.batch(lengths, ones, true), scale, output);
+  EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(output), expected, shape.value), 2e-2);
+}
+
+const MlaShape kDeepSeek16{16, 128, 64, 128, 512, 64};
+const MlaShape kDeepSeek128{128, 128, 64, 128, 512, 64};
+const MlaShape kDeepSeek20{20, 128, 64, 128, 512, 64};      // a partial head block of 32
+const MlaShape kDeepSeekPage16{16, 128, 64, 128, 512, 16};  // page size other than 64: generic kernel
+const MlaShape kTiny{4, 32, 32, 32, 64, 16};                // the test models' sizes
+const MlaShape kTinyFp8{4, 64, 32, 64, 128, 64};
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, MlaDecodeGpuTest,
+    ::testing::Values(std::tuple{kDeepSeek16, std::vector<int>{1, 63, 64, 65, 1000, 4097}},
+                      std::tuple{kDeepSeek16, std::vector<int>{2500}},  // batch 1: many splits of one sequence
+                      std::tuple{kDeepSeek128, std::vector<int>{1, 300, 2049}},
+                      std::tuple{kDeepSeek20, std::vector<int>{77, 640}},
+                      std::tuple{kDeepSeekPage16, std::vector<int>{5, 300}},
+                      std::tuple{kTiny, std::vector<int>{1, 17, 211}},
+                      std::tuple{kTinyFp8, std::vector<int>{40, 130}}));
+
+// (shape, kv lengths, new tokens per sequence, FP8 kv_b_proj)
+class MlaPrefillGpuTest
+    : public ::testing::TestWithParam<std::tuple<MlaShape, std::vector<int>, std::vector<int>, bool>> {};
+
+TEST_P(MlaPrefillGpuTest, MatchesCpuTwinOverCachedPrefixAndNewChunk) {
+  DSINFER_REQUIRE_GPU();
+  const auto& [shape, lengths, new_tokens, fp8] = GetParam();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  PagedScenario scenario(random, shape, lengths);
+  const int64_t rows = std::accumulate(new_tokens.begin(), new_tokens.end(), int64_t{0});
+  Tensor q = gpu_testing::normal_f32_bf16_exact(random, {rows, shape.heads, shape.nope + shape.rope});
+  Tensor kv_b_values = random.normal_tensor({shape.heads * (shape.nope + shape.value), shape.latent}, 0.06f);
+  ops::LinearWeight kv_b;
+  if (fp8) {
+    kv_b = op_testing::quantize_weight_blocks(kv_b_values);
+  } else {
+    kv_b.weight = Tensor::empty(kv_b_values.shape(), DType::kBF16);
+    for (int64_t i = 0; i < kv_b_values.numel(); ++i)
+      kv_b.weight.data_as<bf16>()[i] = float_to_bf16(kv_b_values.data_as<float>()[i]);
+  }
+  const double scale = 1.0 / std::sqrt(static_cast<double>(shape.nope + shape.rope));
+  Tensor expected = Tensor::empty({rows, shape.heads, shape.value}, DType::kF32);
+  ops::mla_prefill_attention(q, scenario.host_cache(), kv_b, scenario.batch(lengths, new_tokens, false), scale, expected,
+                             fp8);
+  ops::LinearWeight device_kv_b = kv_b;
+  device_kv_b.weight = to_gpu(kv_b.weight);
+  if (fp8) device_kv_b.scale_inv = to_gpu(kv_b.scale_inv);
+  Tensor output = gpu_testing::poisoned({rows, shape.heads, shape.value}, DType::kBF16);
+  ops::mla_prefill_attention(to_gpu(q, DType::kBF16), scenario.device_cache(), device_kv_b,
+                             scenario.batch(lengths, new_tokens, true), scale, output, fp8);
+  EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(output), expected, shape.value), 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, MlaPrefillGpuTest,
+    ::testing::Values(std::tuple{kDeepSeek16, std::vector<int>{100}, std::vector<int>{100}, false},
+                      std::tuple{kDeepSeek16, std::vector<int>{134, 70, 6}, std::vector<int>{64, 70, 1}, false},
+                      std::tuple{kDeepSeek16, std::vector<int>{300, 129}, std::vector<int>{200, 129}, true},
+                      std::tuple{kTiny, std::vector<int>{37, 211}, std::vector<int>{37, 11}, false},
+                      std::tuple{kTinyFp8, std::vector<int>{50, 9}, std::vector<int>{20, 9}, true}));
+
+}  // namespace
+}  // namespace dsinfer
