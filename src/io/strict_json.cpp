@@ -79,7 +79,7 @@ nlohmann::json parse_strict_json(std::string_view text, const std::string& label
   };
   try {
     return nlohmann::json::parse(text.begin(), text.end(), on_event);
-  } catch (const nlohmann::json::parse_error& error) {
+  } catch (const nlohmann::json::exception& error) {  // parse_error, or out_of_range for a number like 1e400
     fail(label, ": not valid JSON (", error.what(), ")");
   }
 }

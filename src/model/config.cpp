@@ -235,7 +235,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   Json root;
   try {
     root = Json::parse(json_text);
-  } catch (const Json::parse_error& error) {
+  } catch (const Json::exception& error) {  // parse_error, or out_of_range for a number like 1e400
     fail(label, ": not valid JSON (", error.what(), ")");
   }
   if (!root.is_object()) fail(label, ": must be a JSON object");

@@ -257,6 +257,9 @@ TEST(ModelConfig, EveryUnsupportedValueNamesItsField) {
 TEST(ModelConfig, ReportsUnreadableFiles) {
   EXPECT_THAT(error_message([] { parse_model_config("{\"model_type\": ", "x/config.json"); }),
               AllOf(HasSubstr("x/config.json"), HasSubstr("not valid JSON")));
+  EXPECT_THAT(error_message([] { parse_model_config(R"({"model_type": "deepseek_v3", "hidden_size": 1e400})",
+                                                   "x/config.json"); }),
+              AllOf(HasSubstr("x/config.json"), HasSubstr("not valid JSON")));
   EXPECT_THAT(error_message([] { parse_model_config("[]", "x/config.json"); }),
               AllOf(HasSubstr("x/config.json"), HasSubstr("must be a JSON object")));
   EXPECT_THAT(error_message([] { load_model_config("/nonexistent/folder/config.json"); }),

@@ -128,6 +128,9 @@ TEST(Safetensors, RejectsAHeaderLengthBeyondTheFile) {
 TEST(Safetensors, RejectsBadJsonAndAHeaderThatIsNotAnObject) {
   EXPECT_THAT(error_message([] { parse_image(safetensors_image(R"({"w":{"dtype":"F32",)", 0)); }),
               AllOf(HasSubstr("test.safetensors"), HasSubstr("not valid JSON")));
+  // A number too large for a double is nlohmann's out_of_range, not a parse_error (found by fuzz_safetensors).
+  EXPECT_THAT(error_message([] { parse_image(safetensors_image(R"({"s":1.5E1111111111:[0]})", 0)); }),
+              AllOf(HasSubstr("test.safetensors"), HasSubstr("not valid JSON"), HasSubstr("number overflow")));
   EXPECT_THAT(error_message([] { parse_image(safetensors_image("[1, 2]", 0)); }),
               AllOf(HasSubstr("test.safetensors"), HasSubstr("does not start with '{'")));
   EXPECT_THAT(error_message([] { parse_image(safetensors_image(R"({"w": 3})", 0)); }),
