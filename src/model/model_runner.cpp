@@ -1,0 +1,93 @@
+#include "model/model_runner.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "io/checkpoint.h"
+#include "model/communicator.h"
+#include "model/deepseek.h"
+#include "model/kv_cache.h"
+#include "model/step_inputs.h"
+#include "model/weight_source.h"
+#include "model/weights.h"
+#include "ops/copy.h"
+
+namespace dsinfer {
+
+namespace {
+
+constexpr uint64_t kDummyWeightSeed = 0x5eed;
+
+class DeepseekRunner final : public ModelRunner {
+ public:
+  DeepseekRunner(const ModelConfig& config, ModelWeights weights, std::unique_ptr<Communicator> communicator,
+                 const ModelRunnerOptions& options, DType activation_dtype, int num_pages, int64_t max_positions)
+      : config_(config),
+        communicator_(std::move(communicator)),
+        cache_(config, num_pages, options.page_size, activation_dtype, options.device),
+        preparer_(StepLimits{options.max_batch_tokens, options.page_size, num_pages, static_cast<int>(max_positions),
+                             config.vocab_size},
+                  options.device),
+        model_(config, std::move(weights), *communicator_,
+               DeepseekOptions{options.device, activation_dtype, options.max_batch_tokens, max_positions,
+                               options.fp8_activations}) {}
+
+  const ModelConfig& config() const override { return config_; }
+  int page_size() const override { return cache_.page_size(); }
+  int num_kv_pages() const override { return cache_.num_pages(); }
+
+  Tensor forward(const ForwardBatch& batch, std::vector<Tensor>* layer_hidden_states) override {
+    const StepInputs& inputs = preparer_.prepare(batch);
+    Tensor logits = model_.forward(inputs, cache_, layer_hidden_states);
+    Tensor host = Tensor::empty(logits.shape(), DType::kF32);
+    ops::copy(logits, host);
+    return host;
+  }
+
+ private:
+  ModelConfig config_;
+  std::unique_ptr<Communicator> communicator_;
+  KvCache cache_;
+  StepInputPreparer preparer_;
+  DeepseekModel model_;
+};
+
+}  // namespace
+
+std::unique_ptr<ModelRunner> ModelRunner::create(const ModelRunnerOptions& options) {
+  DSINFER_CHECK(options.page_size > 0, "model runner: page_size must be positive, got ", options.page_size);
+  DSINFER_CHECK(options.max_batch_tokens > 0, "model runner: max_batch_tokens must be positive, got ",
+                options.max_batch_tokens);
+  DSINFER_CHECK(options.tp_size >= 1 && options.tp_rank >= 0 && options.tp_rank < options.tp_size,
+                "model runner: tp_rank ", options.tp_rank, " is outside [0, tp_size = ", options.tp_size, ")");
+  ModelConfig config = load_model_config(options.model_dir + "/config.json");
+  const DType activation_dtype = options.device == Device::kCpu ? DType::kF32 : DType::kBF16;
+
+  int num_pages = options.num_kv_pages;
+  if (num_pages == 0) {
+    int64_t page_bytes = KvCache::bytes_per_page(config, options.page_size, activation_dtype);
+    num_pages = static_cast<int>(std::min<int64_t>(options.kv_cache_bytes / page_bytes, 1 << 30));
+    DSINFER_CHECK(num_pages > 0, "model runner: kv_cache_bytes ", options.kv_cache_bytes, " holds no page of ",
+                  page_bytes, " bytes (", options.page_size, " tokens)");
+  }
+  DSINFER_CHECK(num_pages > 0, "model runner: num_kv_pages must be positive, got ", num_pages);
+  const int64_t max_positions =
+      std::min<int64_t>(config.max_position_embeddings > 0 ? config.max_position_embeddings : INT32_MAX,
+                        static_cast<int64_t>(num_pages) * options.page_size);
+
+  std::unique_ptr<WeightSource> source = options.dummy_weights
+                                             ? make_dummy_weight_source(config, kDummyWeightSeed)
+                                             : make_checkpoint_weight_source(Checkpoint::open(options.model_dir));
+  ModelWeights weights = load_model_weights(
+      config, *source, WeightLoadOptions{options.device, activation_dtype, options.tp_rank, options.tp_size});
+  std::unique_ptr<Communicator> communicator;
+  if (options.tp_size == 1) {
+    communicator = std::make_unique<SingleProcessCommunicator>();
+  } else {
+    communicator = std::make_unique<SimulatedRankCommunicator>(options.tp_rank, options.tp_size);
+  }
+  return std::make_unique<DeepseekRunner>(config, std::move(weights), std::move(communicator), options,
+                                          activation_dtype, num_pages, max_positions);
+}
+
+}  // namespace dsinfer
