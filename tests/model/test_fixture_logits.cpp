@@ -113,7 +113,7 @@ TEST(Fp8Activations, W8A8EmulationTracksTheW8A8Reference) {
       for (size_t i = 0; i < first_positions.size(); ++i) {
         EXPECT_LT(first_positions[i], 1e-5) << "prompt " << i / 5 << " position " << i % 5;
       }
-      for (double error : exact_errors) EXPECT_GT(error, 1e-3);  // the quantization is really applied
+      EXPECT_GT(median_of(exact_errors), 5e-3);  // the quantization is really applied
     }
     }
   }
