@@ -11,6 +11,7 @@
 #include "model/weight_source.h"
 #include "model/weights.h"
 #include "ops/copy.h"
+#include "ops/device.h"
 
 namespace dsinfer {
 
@@ -60,6 +61,7 @@ std::unique_ptr<ModelRunner> ModelRunner::create(const ModelRunnerOptions& optio
                 options.max_batch_tokens);
   DSINFER_CHECK(options.tp_size >= 1 && options.tp_rank >= 0 && options.tp_rank < options.tp_size,
                 "model runner: tp_rank ", options.tp_rank, " is outside [0, tp_size = ", options.tp_size, ")");
+  ops::initialize_device(options.device);
   ModelConfig config = load_model_config(options.model_dir + "/config.json");
   const DType activation_dtype = options.device == Device::kCpu ? DType::kF32 : DType::kBF16;
 

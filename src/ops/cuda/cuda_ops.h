@@ -36,5 +36,6 @@ void mla_decode_attention(const Tensor& q, const Tensor& kv_cache, const Tensor&
 void copy(const Tensor& source, Tensor& destination);
 void cast(const Tensor& source, Tensor& destination);
 void fill_random(Tensor& tensor, uint64_t seed, float low, float high);
+void initialize_device();  // see ops/device.h
 
 }  // namespace dsinfer::ops::cuda

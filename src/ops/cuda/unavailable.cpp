@@ -39,5 +39,6 @@ void mla_decode_attention(const Tensor&, const Tensor&, const Tensor&, const Ten
 void copy(const Tensor&, Tensor&) { unavailable("copy"); }
 void cast(const Tensor&, Tensor&) { unavailable("cast"); }
 void fill_random(Tensor&, uint64_t, float, float) { unavailable("fill_random"); }
+void initialize_device() { unavailable("initialize_device"); }
 
 }  // namespace dsinfer::ops::cuda
