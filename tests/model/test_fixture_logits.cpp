@@ -115,7 +115,6 @@ TEST(Fp8Activations, W8A8EmulationTracksTheW8A8Reference) {
       }
       EXPECT_GT(median_of(exact_errors), 5e-3);  // the quantization is really applied
     }
-    }
   }
 }
 
