@@ -35,6 +35,31 @@ void dequantize_rows(const LinearWeight& weight, int64_t first_row, int64_t coun
   }
 }
 
+// out[r] = x . tile[r] for r < count: four weight rows at a time, so x is loaded once per four products and
+// the four sums are independent chains. Compiled for AVX-512, AVX2 and baseline x86-64, chosen at load time.
+#if defined(__x86_64__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+void dot_tile_rows(const float* x, const float* tile, int64_t columns, int64_t count, float* out) {
+  int64_t r = 0;
+  for (; r + 4 <= count; r += 4) {
+    const float *w0 = tile + r * columns, *w1 = w0 + columns, *w2 = w1 + columns, *w3 = w2 + columns;
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (int64_t k = 0; k < columns; ++k) {
+      s0 += x[k] * w0[k];
+      s1 += x[k] * w1[k];
+      s2 += x[k] * w2[k];
+      s3 += x[k] * w3[k];
+    }
+    out[r] = s0;
+    out[r + 1] = s1;
+    out[r + 2] = s2;
+    out[r + 3] = s3;
+  }
+  for (; r < count; ++r) out[r] = dot(x, tile + r * columns, columns);
+}
+
 }  // namespace
 
 void fake_quantize_fp8_groups(const float* input, int64_t rows, int64_t columns, float* output) {
@@ -67,11 +92,7 @@ void matmul_weight_transposed(const float* input, int64_t rows, const LinearWeig
     for (int64_t first = begin; first < end; first += kTileRows) {
       int64_t count = std::min(kTileRows, end - first);
       dequantize_rows(weight, first, count, tile.data());
-      for (int64_t t = 0; t < rows; ++t) {
-        const float* x = input + t * columns;
-        float* y = output + t * outputs + first;
-        for (int64_t r = 0; r < count; ++r) y[r] = dot(x, tile.data() + r * columns, columns);
-      }
+      for (int64_t t = 0; t < rows; ++t) dot_tile_rows(input + t * columns, tile.data(), columns, count, output + t * outputs + first);
     }
   });
 }

@@ -9,6 +9,40 @@
 
 namespace dsinfer::ops::cpu {
 
+namespace {
+
+struct AbsorbedHead {
+  const float* query;         // [qk_nope + qk_rope]
+  const float* key_absorb;    // W_UK[h] [qk_nope, latent]
+  const float* value_absorb;  // W_UV[h] [v, latent]
+  int64_t nope_dim, rope_dim, latent_dim, v_dim;
+};
+
+// One head of one decode sequence (scratch: query_latent / latent_out [latent], scores [length]). Compiled for
+// AVX-512, AVX2 and baseline x86-64, chosen at load time.
+#if defined(__x86_64__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+void attend_absorbed(const AbsorbedHead& head, const PagedCacheReader& reader, int64_t length, float scale,
+                     float* query_latent, float* scores, float* latent_out, float* out) {
+  const int64_t latent_dim = head.latent_dim;
+  // q_latent = q_nope . W_UK[h]   [latent]
+  std::fill_n(query_latent, latent_dim, 0.0f);
+  for (int64_t i = 0; i < head.nope_dim; ++i) axpy(head.query[i], head.key_absorb + i * latent_dim, query_latent, latent_dim);
+  const float* query_rope = head.query + head.nope_dim;
+  for (int64_t j = 0; j < length; ++j) {
+    const float* entry = reader.entry(j);
+    scores[j] = (dot(query_latent, entry, latent_dim) + dot(query_rope, entry + latent_dim, head.rope_dim)) * scale;
+  }
+  softmax_row(scores, length);
+  std::fill_n(latent_out, latent_dim, 0.0f);
+  for (int64_t j = 0; j < length; ++j) axpy(scores[j], reader.entry(j), latent_out, latent_dim);
+  // output = W_UV[h] . o_latent   [v]
+  for (int64_t d = 0; d < head.v_dim; ++d) out[d] = dot(head.value_absorb + d * latent_dim, latent_out, latent_dim);
+}
+
+}  // namespace
+
 void mla_decode_attention(const Tensor& q, const Tensor& kv_cache, const Tensor& w_uk, const Tensor& w_uv,
                           const AttentionBatch& batch, double softmax_scale, Tensor& output) {
   require_f32("mla_decode_attention", q);
@@ -30,25 +64,12 @@ void mla_decode_attention(const Tensor& q, const Tensor& kv_cache, const Tensor&
   parallel_for(sequences * heads, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> query_latent(static_cast<size_t>(latent_dim)), latent_out(query_latent.size()), scores;
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t s = task / heads, h = task % heads, length = kv_length[s];
-      const float* query = queries + (s * heads + h) * qk_dim;
-      // q_latent = q_nope . W_UK[h]   [latent]
-      std::fill(query_latent.begin(), query_latent.end(), 0.0f);
-      for (int64_t i = 0; i < nope_dim; ++i)
-        axpy(query[i], key_absorb + (h * nope_dim + i) * latent_dim, query_latent.data(), latent_dim);
-      scores.resize(static_cast<size_t>(length));
-      for (int64_t j = 0; j < length; ++j) {
-        const float* entry = readers[s].entry(j);
-        scores[j] = (dot(query_latent.data(), entry, latent_dim) + dot(query + nope_dim, entry + latent_dim, rope_dim)) *
-                    scale;
-      }
-      softmax_row(scores.data(), length);
-      std::fill(latent_out.begin(), latent_out.end(), 0.0f);
-      for (int64_t j = 0; j < length; ++j) axpy(scores[j], readers[s].entry(j), latent_out.data(), latent_dim);
-      // output = W_UV[h] . o_latent   [v]
-      float* result = out + (s * heads + h) * v_dim;
-      for (int64_t d = 0; d < v_dim; ++d)
-        result[d] = dot(value_absorb + (h * v_dim + d) * latent_dim, latent_out.data(), latent_dim);
+      const int64_t s = task / heads, h = task % heads;
+      scores.resize(static_cast<size_t>(kv_length[s]));
+      AbsorbedHead head{queries + (s * heads + h) * qk_dim, key_absorb + h * nope_dim * latent_dim,
+                        value_absorb + h * v_dim * latent_dim, nope_dim, rope_dim, latent_dim, v_dim};
+      attend_absorbed(head, readers[s], kv_length[s], scale, query_latent.data(), scores.data(), latent_out.data(),
+                      out + (s * heads + h) * v_dim);
     }
   });
 }
