@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "gpu_testing.h"
+#include "kernels/sm90/moe/grouped_gemm.h"
 #include "ops/linear.h"
 #include "ops/quantize_fp8.h"
 
@@ -80,6 +81,37 @@ TEST_P(LinearGpuTest, Fp8BlockWeightMatchesCpuTwinWithW8A8) {
   Tensor output = gpu_testing::poisoned({tokens, n}, DType::kBF16);
   ops::linear(gpu_testing::to_gpu(input, DType::kBF16), device_weight, output, true);
   EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(output), expected, n), 8e-3);
+}
+
+// The tiled FP8 kernel as a plain GEMM (one group): linear's path for shapes cuBLASLt rejects.
+TEST(TiledFp8Gemm, OneGroupMatchesCpuTwinIncludingPartialBlocks) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  for (auto [tokens, n, k] : {std::tuple{45, 160, 96}, std::tuple{200, 384, 256}, std::tuple{33, 2112, 7168}}) {
+    Tensor input = gpu_testing::normal_f32_bf16_exact(random, {tokens, k}, 2.0f);
+    ops::LinearWeight weight = op_testing::quantize_weight_blocks(random.normal_tensor({n, k}, 0.05f));
+    Tensor expected = Tensor::empty({tokens, n}, DType::kF32);
+    ops::linear(input, weight, expected, true);
+    const int64_t groups = (k + 127) / 128;
+    Tensor codes = gpu_testing::poisoned({tokens, k}, DType::kF8E4M3), scales = gpu_testing::poisoned({groups, tokens}, DType::kF32);
+    ops::quantize_fp8_per_token_group(gpu_testing::to_gpu(input, DType::kBF16), codes, scales);
+    Tensor device_weight = gpu_testing::to_gpu(weight.weight), device_scales = gpu_testing::to_gpu(weight.scale_inv);
+    Tensor output = gpu_testing::poisoned({tokens, n}, DType::kBF16);
+    cuda::GroupedGemmParams gemm{};
+    gemm.a = codes.data();
+    gemm.a_scales = scales.data_as<float>();
+    gemm.a_scales_stride = tokens;
+    gemm.weight0 = device_weight.data();
+    gemm.weight0_scales = device_scales.data_as<float>();
+    gemm.experts = 1;
+    gemm.rows = tokens;
+    gemm.n = n;
+    gemm.k = k;
+    gemm.out = output.data();
+    cuda::grouped_gemm(gemm, true, false, cuda::current_stream());
+    EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(output), expected, n), 8e-3) << n << " x " << k;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

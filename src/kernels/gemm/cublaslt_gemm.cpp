@@ -59,11 +59,14 @@ class Cublaslt {
     workspace_ = Tensor::empty({static_cast<int64_t>(kWorkspaceBytes)}, DType::kU8, Device::kCuda);
   }
 
-  const Plan& plan(const GemmDescription& description) {
+  // FP8 block scaling: the heuristic insists on real scale pointers (INVALID_VALUE without them), so the
+  // first call's pointers are set before the query; later calls overwrite them.
+  const Plan& plan(const GemmDescription& description, const float* a_scales = nullptr,
+                   const float* b_scales = nullptr) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto found = plans_.find(description);
     if (found != plans_.end()) return found->second;
-    return plans_.emplace(description, make_plan(description)).first->second;
+    return plans_.emplace(description, make_plan(description, a_scales, b_scales)).first->second;
   }
 
   void run(const Plan& plan, const void* a, const void* b, void* c, cudaStream_t stream) {
@@ -74,7 +77,7 @@ class Cublaslt {
   }
 
  private:
-  Plan make_plan(const GemmDescription& description) {
+  Plan make_plan(const GemmDescription& description, const float* a_scales, const float* b_scales) {
     const BatchedGemmShape& shape = description.shape;
     Plan plan;
     cudaDataType_t input_type = description.fp8_blockwise ? CUDA_R_8F_E4M3 : CUDA_R_16BF;
@@ -93,6 +96,10 @@ class Cublaslt {
                                                           sizeof(a_mode)));
       DSINFER_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &b_mode,
                                                           sizeof(b_mode)));
+      DSINFER_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
+                                                          &a_scales, sizeof(a_scales)));
+      DSINFER_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
+                                                          &b_scales, sizeof(b_scales)));
     }
     int64_t a_rows = shape.transpose_a ? shape.k : shape.m, a_columns = shape.transpose_a ? shape.m : shape.k;
     int64_t b_rows = shape.transpose_b ? shape.n : shape.k, b_columns = shape.transpose_b ? shape.k : shape.n;
@@ -113,7 +120,10 @@ class Cublaslt {
     if (status == CUBLAS_STATUS_SUCCESS && found > 0) {
       plan.supported = true;
       plan.algorithm = result.algo;
-    } else if (status != CUBLAS_STATUS_NOT_SUPPORTED && status != CUBLAS_STATUS_SUCCESS) {
+    } else if (status != CUBLAS_STATUS_NOT_SUPPORTED && status != CUBLAS_STATUS_SUCCESS &&
+               !(description.fp8_blockwise && status == CUBLAS_STATUS_INVALID_VALUE)) {
+      // (The block-scaled FP8 heuristic answers INVALID_VALUE for shapes it cannot tile; the caller then
+      // takes the hand-written kernel, which the GPU tests check against the CPU twin.)
       DSINFER_CUBLAS_CHECK(status);
     }
     return plan;
@@ -171,7 +181,7 @@ bool gemm_fp8_blockwise(const void* a, const float* a_scales, const void* weight
   DSINFER_CHECK(m > 0 && n > 0 && k > 0, "gemm_fp8_blockwise: empty shape m=", m, " n=", n, " k=", k);
   if (m % 4 != 0 || k % 16 != 0 || n % 16 != 0) return false;
   GemmDescription description{true, DType::kBF16, row_major_weight_transposed(m, n, k)};
-  const Plan& plan = cublaslt().plan(description);
+  const Plan& plan = cublaslt().plan(description, weight_scales, a_scales);
   if (!plan.supported) return false;
   // Scale pointers change per call; the descriptor is only read by cublasLtMatmul, on this thread.
   DSINFER_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,

@@ -10,7 +10,8 @@ namespace {
 __global__ void fill_random_kernel(void* data, DType dtype, int64_t count, uint64_t seed, float low, float high) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    float value = low + (high - low) * random_unit(seed, static_cast<uint64_t>(i));
+    // Explicit round-to-nearest add and multiply: no fused multiply-add, so values match the CPU's bit for bit.
+    float value = __fadd_rn(low, __fmul_rn(high - low, random_unit(seed, static_cast<uint64_t>(i))));
     switch (dtype) {
       case DType::kF32: static_cast<float*>(data)[i] = value; break;
       case DType::kBF16: static_cast<__nv_bfloat16*>(data)[i] = __float2bfloat16_rn(value); break;

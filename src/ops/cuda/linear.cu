@@ -1,10 +1,11 @@
 // linear on CUDA. BF16 weights: one cuBLASLt GEMM. FP8 weights (always W8A8): quantize the input per 1x128
-// group, then either the hand-written GEMV kernel (few token rows, or shapes cuBLASLt rejects) or cuBLASLt's
-// block-scaled GEMM, which needs the token rows padded to a multiple of 4 and weight_scale_inv rows padded to
-// a multiple of 4 blocks.
+// group, then the hand-written GEMV kernel for few token rows, else cuBLASLt's block-scaled GEMM (token rows
+// padded to a multiple of 4, weight_scale_inv rows padded to a multiple of 4 blocks), or, for shapes cuBLASLt
+// rejects, the tiled tensor-core kernel of the MoE experts run as one group.
 #include "kernels/gemm/cublaslt_gemm.h"
 #include "kernels/runtime/scratch.h"
 #include "kernels/sm90/gemm/fp8_blockwise_gemv.h"
+#include "kernels/sm90/moe/grouped_gemm.h"
 #include "kernels/sm90/quant/fp8_group_quant.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
@@ -38,7 +39,8 @@ void linear_fp8(const Tensor& input, const LinearWeight& weight, Tensor& output,
   const int64_t k_blocks = (k + 127) / 128, n_blocks = (n + 127) / 128;
   uint8_t* quantized = scratch_as<uint8_t>(ScratchSlot::kQuantizedActivations, padded_tokens * k);
   float* input_scales = scratch_as<float>(ScratchSlot::kActivationScales, k_blocks * padded_tokens);
-  dsinfer::cuda::quantize_fp8_groups(input.data(), k, quantized, input_scales, tokens, padded_tokens, k, stream);
+  dsinfer::cuda::quantize_fp8_groups(input.data(), DType::kBF16, k, quantized, input_scales, tokens, padded_tokens, k,
+                                     stream);
 
   const float* weight_scales = weight.scale_inv.data_as<const float>();
   if (tokens > kGemvMaxRows) {
@@ -59,6 +61,20 @@ void linear_fp8(const Tensor& input, const LinearWeight& weight, Tensor& output,
         DSINFER_CUDA_CHECK(cudaMemcpyAsync(output.data(), gemm_output, output.nbytes(), cudaMemcpyDeviceToDevice, stream));
       return;
     }
+    // cuBLASLt has no algorithm for this shape (partial 128-blocks, say): the tiled kernel, one group.
+    dsinfer::cuda::GroupedGemmParams gemm{};
+    gemm.a = quantized;
+    gemm.a_scales = input_scales;
+    gemm.a_scales_stride = padded_tokens;
+    gemm.weight0 = weight.weight.data();
+    gemm.weight0_scales = weight_scales;
+    gemm.experts = 1;
+    gemm.rows = tokens;
+    gemm.n = n;
+    gemm.k = k;
+    gemm.out = output.data();
+    dsinfer::cuda::grouped_gemm(gemm, /*fp8=*/true, /*gated=*/false, stream);
+    return;
   }
   dsinfer::cuda::gemm_fp8_blockwise_gemv(quantized, input_scales, padded_tokens, weight.weight.data(), weight_scales,
                                          k_blocks, output.data(), tokens, n, k, stream);

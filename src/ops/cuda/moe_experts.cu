@@ -19,6 +19,7 @@ namespace dsinfer::ops::cuda {
 namespace {
 
 using dsinfer::cuda::ScratchSlot;
+using dsinfer::cuda::scratch;
 using dsinfer::cuda::scratch_as;
 
 // Byte distance between consecutive experts' copies of one tensor; throws unless it is constant.
@@ -82,8 +83,10 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
   gate_up.rows = rows;
   gate_up.n = intermediate;
   gate_up.k = hidden;
-  auto* activation = scratch_as<__nv_bfloat16>(ScratchSlot::kMoeRows, rows * intermediate);
+  // [rows, intermediate]: F32 on the FP8 path (quantized next, from float like the CPU twin), else BF16.
+  void* activation = scratch(ScratchSlot::kMoeRows, rows * intermediate * (fp8 ? sizeof(float) : 2));
   gate_up.out = activation;
+  gate_up.out_f32 = fp8;
 
   dsinfer::cuda::GroupedGemmParams down{};
   down.weight0 = first.down_proj.weight.data();
@@ -102,8 +105,8 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
     const int64_t hidden_blocks = (hidden + 127) / 128, intermediate_blocks = (intermediate + 127) / 128;
     auto* quantized_input = scratch_as<uint8_t>(ScratchSlot::kQuantizedActivations, tokens * hidden);
     float* input_scales = scratch_as<float>(ScratchSlot::kActivationScales, hidden_blocks * tokens);
-    dsinfer::cuda::quantize_fp8_groups(input.data(), hidden, quantized_input, input_scales, tokens, tokens, hidden,
-                                       stream);
+    dsinfer::cuda::quantize_fp8_groups(input.data(), DType::kBF16, hidden, quantized_input, input_scales, tokens, tokens,
+                                       hidden, stream);
     gate_up.a = quantized_input;
     gate_up.a_scales = input_scales;
     gate_up.a_scales_stride = tokens;
@@ -117,8 +120,8 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
 
     auto* quantized_activation = scratch_as<uint8_t>(ScratchSlot::kGemmOutput, rows * intermediate);
     float* activation_scales = scratch_as<float>(ScratchSlot::kMoeRowScales, intermediate_blocks * rows);
-    dsinfer::cuda::quantize_fp8_groups(activation, intermediate, quantized_activation, activation_scales, rows, rows,
-                                       intermediate, stream);
+    dsinfer::cuda::quantize_fp8_groups(activation, DType::kF32, intermediate, quantized_activation, activation_scales,
+                                       rows, rows, intermediate, stream);
     down.a = quantized_activation;
     down.a_scales = activation_scales;
     down.a_scales_stride = rows;

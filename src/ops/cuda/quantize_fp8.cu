@@ -10,7 +10,8 @@ void quantize_fp8_per_token_group(const Tensor& input, Tensor& output, Tensor& s
   require_dtype("quantize_fp8_per_token_group", output, DType::kF8E4M3);
   require_dtype("quantize_fp8_per_token_group", scales, DType::kF32);
   const int64_t tokens = input.dim(0), columns = input.dim(1);
-  dsinfer::cuda::quantize_fp8_groups(input.data(), columns, output.data(), scales.data_as<float>(), tokens, tokens,
+  dsinfer::cuda::quantize_fp8_groups(input.data(), DType::kBF16, columns, output.data(), scales.data_as<float>(), tokens,
+                                     tokens,
                                      columns, dsinfer::cuda::current_stream());
 }
 

@@ -12,6 +12,7 @@ namespace {
 
 constexpr int kRowsPerPass = 8;   // token rows per grid.y slice
 constexpr int kWarpsPerBlock = 8; // one weight row (output column) per warp
+constexpr int kUnroll = 4;        // weight chunks in flight per lane
 
 // 16 e4m3 values (one uint4) -> 16 floats (exact: e4m3 -> half is exact).
 __device__ __forceinline__ void decode_e4m3x16(const uint4& packed, float (&values)[16]) {
@@ -44,21 +45,34 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 #pragma unroll
   for (int r = 0; r < kRowsPerPass; ++r) accumulator[r] = 0.0f;
 
-  // Lane `lane` takes 16-value chunks lane, lane + 32, ...; chunk c lies in 128-block c / 8.
-  for (int64_t chunk = lane; chunk * 16 < k; chunk += 32) {
-    float w[16];
-    decode_e4m3x16(__ldcs(reinterpret_cast<const uint4*>(weight_row + chunk * 16)), w);  // streamed once
-    const int64_t block = chunk / 8;
-    const float weight_scale = column_scales[block];
+  // Lane `lane` takes 16-value chunks lane, lane + 32, ...; chunk c lies in 128-block c / 8. Four chunks'
+  // weights are loaded before any is used, so each warp keeps 2 KB of weight reads in flight.
+  const int64_t chunks = k / 16;
+  for (int64_t first_chunk = lane; first_chunk < chunks; first_chunk += 32 * kUnroll) {
+    uint4 packed[kUnroll];
 #pragma unroll
-    for (int r = 0; r < kRowsPerPass; ++r) {
-      if (r < rows) {
-        float x[16];
-        decode_e4m3x16(__ldg(reinterpret_cast<const uint4*>(a + (first_row + r) * k + chunk * 16)), x);
-        float partial = 0.0f;
+    for (int u = 0; u < kUnroll; ++u) {
+      int64_t chunk = first_chunk + 32 * u;
+      packed[u] = chunk < chunks ? __ldcs(reinterpret_cast<const uint4*>(weight_row + chunk * 16)) : make_uint4(0, 0, 0, 0);
+    }
 #pragma unroll
-        for (int i = 0; i < 16; ++i) partial = fmaf(x[i], w[i], partial);
-        accumulator[r] = fmaf(partial, weight_scale * a_scales[block * a_scales_stride + first_row + r], accumulator[r]);
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t chunk = first_chunk + 32 * u;
+      if (chunk >= chunks) break;
+      float w[16];
+      decode_e4m3x16(packed[u], w);
+      const int64_t block = chunk / 8;
+      const float weight_scale = column_scales[block];
+#pragma unroll
+      for (int r = 0; r < kRowsPerPass; ++r) {
+        if (r < rows) {
+          float x[16];
+          decode_e4m3x16(__ldg(reinterpret_cast<const uint4*>(a + (first_row + r) * k + chunk * 16)), x);
+          float partial = 0.0f;
+#pragma unroll
+          for (int i = 0; i < 16; ++i) partial = fmaf(x[i], w[i], partial);
+          accumulator[r] = fmaf(partial, weight_scale * a_scales[block * a_scales_stride + first_row + r], accumulator[r]);
+        }
       }
     }
   }

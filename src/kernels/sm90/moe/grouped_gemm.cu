@@ -35,16 +35,21 @@ __global__ void __launch_bounds__(kThreads) grouped_gemm_kernel(const GroupedGem
 
   // Which expert and which of its row tiles: the largest e with tile_offsets[e] <= tile.
   const int tile = blockIdx.y;
-  if (tile >= params.tile_offsets[params.experts]) return;
-  int low = 0, high = params.experts - 1;
-  while (low < high) {
-    int middle = (low + high + 1) / 2;
-    if (params.tile_offsets[middle] <= tile) low = middle;
-    else high = middle - 1;
+  int expert = 0, row_begin = tile * kTileRows, row_end = static_cast<int>(params.rows);
+  if (params.expert_offsets != nullptr) {
+    if (tile >= params.tile_offsets[params.experts]) return;
+    int low = 0, high = params.experts - 1;
+    while (low < high) {
+      int middle = (low + high + 1) / 2;
+      if (params.tile_offsets[middle] <= tile) low = middle;
+      else high = middle - 1;
+    }
+    expert = low;
+    row_begin = params.expert_offsets[expert] + (tile - params.tile_offsets[expert]) * kTileRows;
+    row_end = params.expert_offsets[expert + 1];
+  } else if (row_begin >= row_end) {
+    return;
   }
-  const int expert = low;
-  const int row_begin = params.expert_offsets[expert] + (tile - params.tile_offsets[expert]) * kTileRows;
-  const int row_end = params.expert_offsets[expert + 1];
   const int64_t column_begin = static_cast<int64_t>(blockIdx.x) * kTileColumns;
   const int64_t k_bytes = params.k * kElementBytes;
   const int chunks = static_cast<int>((k_bytes + kChunkBytes - 1) / kChunkBytes);
@@ -169,7 +174,6 @@ __global__ void __launch_bounds__(kThreads) grouped_gemm_kernel(const GroupedGem
   }
   cp_async_wait<0>();
 
-  __nv_bfloat16* out = static_cast<__nv_bfloat16*>(params.out);
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     int sorted_row = row_begin + warp_row + lane / 4 + 8 * half;
@@ -183,8 +187,12 @@ __global__ void __launch_bounds__(kThreads) grouped_gemm_kernel(const GroupedGem
         first = first / (1.0f + __expf(-first)) * accumulator1[t][2 * half];
         second = second / (1.0f + __expf(-second)) * accumulator1[t][2 * half + 1];
       }
-      *reinterpret_cast<uint32_t*>(out + static_cast<int64_t>(sorted_row) * params.n + column) =
-          pack_bf16x2(first, second);
+      const int64_t offset = static_cast<int64_t>(sorted_row) * params.n + column;
+      if (params.out_f32) {
+        *reinterpret_cast<float2*>(static_cast<float*>(params.out) + offset) = make_float2(first, second);
+      } else {
+        *reinterpret_cast<uint32_t*>(static_cast<__nv_bfloat16*>(params.out) + offset) = pack_bf16x2(first, second);
+      }
     }
   }
 }
@@ -199,7 +207,7 @@ void launch(const GroupedGemmParams& params, cudaStream_t stream) {
   }();
   (void)configured;
   // Row tiles: at most one partial tile per expert beyond the full ones.
-  int64_t max_tiles = (params.rows + kTileRows - 1) / kTileRows + params.experts;
+  int64_t max_tiles = (params.rows + kTileRows - 1) / kTileRows + (params.expert_offsets != nullptr ? params.experts : 0);
   dim3 grid(static_cast<unsigned>((params.n + kTileColumns - 1) / kTileColumns), static_cast<unsigned>(max_tiles));
   grouped_gemm_kernel<kFp8, kGated><<<grid, kThreads, kShared, stream>>>(params);
   DSINFER_CUDA_CHECK_LAUNCH("grouped_gemm_kernel");

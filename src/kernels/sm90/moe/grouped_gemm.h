@@ -27,9 +27,12 @@ struct GroupedGemmParams {
   const float* weight1_scales;
   int64_t scale0_expert_stride;
   int64_t scale1_expert_stride;
-  const int32_t* expert_offsets;  // [experts + 1]: sorted rows of expert e are [offsets[e], offsets[e+1])
+  const int32_t* expert_offsets;  // [experts + 1]: sorted rows of expert e are [offsets[e], offsets[e+1]);
+                                  // null: one group of all `rows` (a plain GEMM, experts = 1)
   const int32_t* tile_offsets;    // [experts + 1]: its row tiles of kGroupedRowsPerTile are [tiles[e], tiles[e+1])
-  void* out;                      // [rows, n] BF16
+  void* out;                      // [rows, n] BF16, or F32 when out_f32
+  bool out_f32;                   // F32 output (the FP8 path quantizes the gated activation from float, as the
+                                  // CPU twin does, instead of rounding it to BF16 first)
   int experts;
   int64_t rows;                   // total sorted rows (tokens * top_k)
   int64_t n, k;

@@ -11,9 +11,26 @@ namespace {
 constexpr int kGroupSize = 128;
 constexpr int kWarpsPerBlock = 8;
 
-// One warp per (row, group): each lane owns 4 consecutive columns (8 bytes in, 4 bytes out).
+__device__ __forceinline__ void load4(const __nv_bfloat16* row, int64_t column, float (&values)[4]) {
+  uint2 raw = *reinterpret_cast<const uint2*>(row + column);
+  float2 low = unpack_bf16x2(raw.x), high = unpack_bf16x2(raw.y);
+  values[0] = low.x;
+  values[1] = low.y;
+  values[2] = high.x;
+  values[3] = high.y;
+}
+__device__ __forceinline__ void load4(const float* row, int64_t column, float (&values)[4]) {
+  float4 raw = *reinterpret_cast<const float4*>(row + column);
+  values[0] = raw.x;
+  values[1] = raw.y;
+  values[2] = raw.z;
+  values[3] = raw.w;
+}
+
+// One warp per (row, group): each lane owns 4 consecutive columns.
+template <typename Input>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    quantize_fp8_groups_kernel(const __nv_bfloat16* __restrict__ input, int64_t input_row_stride,
+    quantize_fp8_groups_kernel(const Input* __restrict__ input, int64_t input_row_stride,
                                uint8_t* __restrict__ output, float* __restrict__ scales, int64_t m, int64_t padded_m,
                                int64_t k, int64_t num_groups) {
   int64_t warp_index = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
@@ -30,14 +47,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     return;
   }
   float values[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  if (in_range) {
-    uint2 raw = *reinterpret_cast<const uint2*>(input + row * input_row_stride + column);
-    float2 low = unpack_bf16x2(raw.x), high = unpack_bf16x2(raw.y);
-    values[0] = low.x;
-    values[1] = low.y;
-    values[2] = high.x;
-    values[3] = high.y;
-  }
+  if (in_range) load4(input + row * input_row_stride, column, values);
   float amax = fmaxf(fmaxf(fabsf(values[0]), fabsf(values[1])), fmaxf(fabsf(values[2]), fabsf(values[3])));
   amax = warp_max(amax);
   float scale = fmaxf(__fdiv_rn(amax, kFp8E4m3Max), 1e-10f);
@@ -52,8 +62,10 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 
 }  // namespace
 
-void quantize_fp8_groups(const void* input, int64_t input_row_stride, void* output, float* scales, int64_t m,
-                         int64_t padded_m, int64_t k, cudaStream_t stream) {
+void quantize_fp8_groups(const void* input, DType input_dtype, int64_t input_row_stride, void* output, float* scales,
+                         int64_t m, int64_t padded_m, int64_t k, cudaStream_t stream) {
+  DSINFER_CHECK(input_dtype == DType::kBF16 || input_dtype == DType::kF32, "FP8 quantization: input dtype ",
+                dtype_name(input_dtype), " is not BF16 or F32");
   DSINFER_CHECK(k > 0 && k % 4 == 0, "FP8 quantization: row length ", k, " is not a positive multiple of 4");
   DSINFER_CHECK(input_row_stride % 4 == 0 && input_row_stride >= k, "FP8 quantization: row stride ",
                 input_row_stride, " must be a multiple of 4 and at least ", k);
@@ -62,9 +74,15 @@ void quantize_fp8_groups(const void* input, int64_t input_row_stride, void* outp
   int64_t num_groups = (k + kGroupSize - 1) / kGroupSize;
   int64_t warps = padded_m * num_groups;
   int64_t blocks = (warps + kWarpsPerBlock - 1) / kWarpsPerBlock;
-  quantize_fp8_groups_kernel<<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, stream>>>(
-      static_cast<const __nv_bfloat16*>(input), input_row_stride, static_cast<uint8_t*>(output), scales, m, padded_m,
-      k, num_groups);
+  if (input_dtype == DType::kBF16) {
+    quantize_fp8_groups_kernel<<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, stream>>>(
+        static_cast<const __nv_bfloat16*>(input), input_row_stride, static_cast<uint8_t*>(output), scales, m, padded_m,
+        k, num_groups);
+  } else {
+    quantize_fp8_groups_kernel<<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, stream>>>(
+        static_cast<const float*>(input), input_row_stride, static_cast<uint8_t*>(output), scales, m, padded_m, k,
+        num_groups);
+  }
   DSINFER_CUDA_CHECK_LAUNCH("quantize_fp8_groups_kernel");
 }
 

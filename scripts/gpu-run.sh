@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# One pass on an H200 machine: environment check, GPU tests, compute-sanitizer memcheck, kernel tables and
+# `dsinfer bench`; logs and a short summary table go to OUT_DIR (at most 8 files, flat).
+#
+#   scripts/gpu-run.sh OUT_DIR
+#
+# Binaries come from BIN_DIR (default .carry/bin: built and stripped on a build machine by
+# scripts/gpu-stage.sh); without them the script builds here (needs the build dependencies). STAGES picks
+# what runs (default "env tests sanitizer kernels model bench"); each stage has a time limit so a hang cannot
+# eat the whole lease.
+set -uo pipefail
+OUT_DIR=${1:?usage: scripts/gpu-run.sh OUT_DIR}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+BIN_DIR=${BIN_DIR:-$REPO/.carry/bin}
+STAGES=${STAGES:-env tests sanitizer kernels model bench}
+mkdir -p "$OUT_DIR"
+SUMMARY=$OUT_DIR/summary.md
+echo "# dsinfer GPU run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')" >"$SUMMARY"
+echo "| stage | result | seconds |" >>"$SUMMARY"
+echo "|---|---|---|" >>"$SUMMARY"
+
+# Shared libraries: CUDA 13.0's lib64 and, where present, the Python venv's NVIDIA wheels (NCCL, cuBLAS).
+LIBRARY_DIRS=/usr/local/cuda/lib64
+for dir in $(find / -maxdepth 8 -type d -path '*site-packages/nvidia/*/lib' 2>/dev/null | sort); do
+  LIBRARY_DIRS=$LIBRARY_DIRS:$dir
+done
+export LD_LIBRARY_PATH=$LIBRARY_DIRS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# Multicast NVLink stays off on shared hosts (see the machine notes).
+export NCCL_NVLS_ENABLE=0
+
+# The test binaries look for testdata where they were built (/work/main/testdata).
+if [ ! -d /work/main/testdata ] && [ "$REPO" != /work/main ]; then
+  mkdir -p /work && ln -sfn "$REPO" /work/main
+fi
+
+if [ ! -x "$BIN_DIR/dsinfer_tests_cuda" ]; then
+  echo "no binaries in $BIN_DIR: building for sm_90a here"
+  cmake -S "$REPO" -B "$REPO/build-gpu" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$OUT_DIR/build.log" 2>&1 &&
+    cmake --build "$REPO/build-gpu" -j "$(nproc)" >>"$OUT_DIR/build.log" 2>&1 || { echo "build failed"; tail -30 "$OUT_DIR/build.log"; }
+  BIN_DIR=$REPO/build-gpu/bin
+  mkdir -p "$BIN_DIR"
+  find "$REPO/build-gpu" -type f -executable \( -name 'dsinfer*' \) -exec cp {} "$BIN_DIR" \;
+fi
+
+# run_stage NAME LIMIT_SECONDS LOG COMMAND...: runs with a timeout, records pass/fail and the time.
+run_stage() {
+  local name=$1 limit=$2 log=$3
+  shift 3
+  local start=$SECONDS
+  timeout --signal=KILL "$limit" "$@" >>"$log" 2>&1
+  local status=$?
+  local result="ok"
+  [ $status -eq 0 ] || result="FAILED (exit $status)"
+  [ $status -eq 137 ] && result="TIMED OUT after ${limit}s"
+  echo "| $name | $result | $((SECONDS - start)) |" >>"$SUMMARY"
+  echo "== $name: $result ($((SECONDS - start)) s)"
+  return 0
+}
+
+wants() { [[ " $STAGES " == *" $1 "* ]]; }
+
+if wants env; then
+  {
+    echo "## nvidia-smi"; nvidia-smi
+    echo "## nvcc"; nvcc --version 2>&1 || /usr/local/cuda/bin/nvcc --version
+    echo "## LD_LIBRARY_PATH"; echo "$LD_LIBRARY_PATH" | tr : '\n'
+    echo "## libraries"; for lib in libcudart.so.13 libcublasLt.so.13 libcublas.so.13 libnccl.so.2; do
+      echo "$lib: $(find / -name "$lib" 2>/dev/null | tr '\n' ' ')"; done
+    echo "## ldd"; for binary in "$BIN_DIR"/dsinfer*; do echo "$binary"; ldd "$binary"; done
+    echo "## compute-sanitizer"; compute-sanitizer --version 2>&1 | head -3
+    echo "## os"; cat /etc/os-release | head -2; nproc; free -g
+  } >"$OUT_DIR/env.log" 2>&1
+  echo "| env | see env.log ($(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null)) | 0 |" >>"$SUMMARY"
+fi
+
+if wants tests; then
+  run_stage "GPU op tests" 300 "$OUT_DIR/tests.log" "$BIN_DIR/dsinfer_tests_cuda" --gtest_color=no
+  grep -E "^\[  (PASSED|FAILED|SKIPPED) " "$OUT_DIR/tests.log" | sort | uniq -c | sed 's/^/    /' >>"$SUMMARY"
+  grep -E "^\[  FAILED  \]" "$OUT_DIR/tests.log" | head -20 | sed 's/^/    /' >>"$SUMMARY"
+fi
+
+if wants model && [ -x "$BIN_DIR/dsinfer_tests_cuda_model" ]; then
+  run_stage "GPU model tests (fixtures)" 300 "$OUT_DIR/tests.log" "$BIN_DIR/dsinfer_tests_cuda_model" --gtest_color=no
+  grep -E "^\[  FAILED  \]" "$OUT_DIR/tests.log" | head -20 | sed 's/^/    /' >>"$SUMMARY"
+fi
+
+if wants sanitizer; then
+  # Every tensor its own cudaMalloc, so memcheck sees allocation bounds (the pool would hide them).
+  DSINFER_CUDA_DIRECT_ALLOC=1 run_stage "compute-sanitizer memcheck (op tests)" "${SANITIZER_LIMIT:-240}" \
+    "$OUT_DIR/sanitizer.log" compute-sanitizer --tool memcheck --leak-check no --error-exitcode 99 \
+    "$BIN_DIR/dsinfer_tests_cuda" --gtest_color=no --gtest_filter="${SANITIZER_FILTER:-*}"
+  grep -E "ERROR SUMMARY|Invalid|out of bounds" "$OUT_DIR/sanitizer.log" | sort | uniq -c | head -10 | sed 's/^/    /' >>"$SUMMARY"
+fi
+
+if wants kernels; then
+  run_stage "kernel tables" 300 "$OUT_DIR/kernels.log" "$BIN_DIR/dsinfer_cuda_kernel_bench" --json "$OUT_DIR/kernels.json"
+  grep -E "^copy bandwidth" "$OUT_DIR/kernels.log" | sed 's/^/    /' >>"$SUMMARY"
+fi
+
+if wants bench && [ -x "$BIN_DIR/dsinfer" ]; then
+  # BENCH_SPECS: space-separated name=args, ',' standing for spaces inside args. Each run's JSON report
+  # becomes one line of bench.jsonl (keeps the number of files coming back small).
+  scratch=$(mktemp -d)
+  for spec in ${BENCH_SPECS:-}; do
+    name=${spec%%=*}
+    args=${spec#*=}
+    echo "### $name: dsinfer bench ${args//,/ }" >>"$OUT_DIR/bench.log"
+    run_stage "bench $name" "${BENCH_LIMIT:-240}" "$OUT_DIR/bench.log" "$BIN_DIR/dsinfer" bench ${args//,/ } --json "$scratch/$name.json"
+    [ -f "$scratch/$name.json" ] && tr -d '\n' <"$scratch/$name.json" >>"$OUT_DIR/bench.jsonl" && echo >>"$OUT_DIR/bench.jsonl"
+  done
+  grep -E "^\|" "$OUT_DIR/bench.log" | head -60 >>"$SUMMARY"
+fi
+
+echo
+cat "$SUMMARY"
