@@ -68,11 +68,14 @@ std::unique_ptr<ModelRunner> ModelRunner::create(const ModelRunnerOptions& optio
   int num_pages = options.num_kv_pages;
   if (num_pages == 0) {
     int64_t page_bytes = KvCache::bytes_per_page(config, options.page_size, activation_dtype);
-    num_pages = static_cast<int>(std::min<int64_t>(options.kv_cache_bytes / page_bytes, 1 << 30));
+    // Slots (page * page_size + offset) are I32.
+    num_pages = static_cast<int>(std::min<int64_t>(options.kv_cache_bytes / page_bytes, INT32_MAX / options.page_size));
     DSINFER_CHECK(num_pages > 0, "model runner: kv_cache_bytes ", options.kv_cache_bytes, " holds no page of ",
                   page_bytes, " bytes (", options.page_size, " tokens)");
   }
-  DSINFER_CHECK(num_pages > 0, "model runner: num_kv_pages must be positive, got ", num_pages);
+  DSINFER_CHECK(num_pages > 0 && static_cast<int64_t>(num_pages) * options.page_size <= INT32_MAX,
+                "model runner: num_kv_pages ", num_pages, " x page_size ", options.page_size,
+                " must be positive and address at most 2^31 - 1 token slots");
   const int64_t max_positions =
       std::min<int64_t>(config.max_position_embeddings > 0 ? config.max_position_embeddings : INT32_MAX,
                         static_cast<int64_t>(num_pages) * options.page_size);

@@ -221,5 +221,20 @@ TEST(DummyWeights, RunTheArchitectureWithoutACheckpointAndAreDeterministic) {
   }
 }
 
+TEST(SimulatedRank, RunsOneShardAloneWithTheReductionsSkipped) {
+  ModelRunnerOptions options = small_cache_options("dsv3-tiny-bf16");
+  options.tp_size = 2;
+  options.tp_rank = 1;
+  auto runner = ModelRunner::create(options);
+  Tensor logits = run_in_chunks(*runner, {3, 17, 42}, 3, {0});
+  ASSERT_EQ(logits.shape(), Shape({3, 512}));
+  for (int64_t i = 0; i < logits.numel(); ++i) ASSERT_TRUE(std::isfinite(logits.data_as<float>()[i]));
+  // Partial sums, so not the model's logits.
+  Tensor full = run_in_chunks(*ModelRunner::create(small_cache_options("dsv3-tiny-bf16")), {3, 17, 42}, 3, {0});
+  EXPECT_GT(max_of(row_errors(logits, full)), 1e-2);
+  options.tp_rank = 2;
+  EXPECT_THROW(ModelRunner::create(options), Error);
+}
+
 }  // namespace
 }  // namespace dsinfer
