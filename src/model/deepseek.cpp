@@ -92,7 +92,7 @@ Tensor DeepseekModel::forward(const StepInputs& inputs, KvCache& cache, std::vec
       ops::add_rms_norm(residual, mlp_out, weights.input_layernorm, epsilon, normed);
       capture(residual, layer_hidden_states);
     }
-    attention(layer, inputs, cache, tokens);                                                  // [T, H] partial
+    attention(layer, inputs, cache, tokens);  // attention_out [T, H], partial under TP
     communicator_.all_reduce_sum(attention_out);
     ops::add_rms_norm(residual, attention_out, weights.post_attention_layernorm, epsilon, normed);
     if (weights.is_moe) {
