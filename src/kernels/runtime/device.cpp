@@ -79,6 +79,10 @@ void initialize(const DeviceOptions& options) {
     pool_bytes = static_cast<size_t>(static_cast<double>(free_bytes) * options.memory_fraction);
   }
   created->pool = std::make_unique<DevicePool>(pool_bytes);
+  // Zeroed once (~40 ms for 120 GB): memory no op has written yet (a fresh KV page read by a padded decode row
+  // of a CUDA graph, say) then holds finite values, never stale NaN bit patterns.
+  DSINFER_CUDA_CHECK(cudaMemsetAsync(created->pool->base(), 0, created->pool->capacity(), created->compute_stream));
+  DSINFER_CUDA_CHECK(cudaStreamSynchronize(created->compute_stream));
   DevicePool* pool = created->pool.get();
   set_device_allocator(Device::kCuda, DeviceAllocator{[pool](size_t bytes) { return pool->allocate(bytes); },
                                                       [pool](void* pointer) { pool->release(pointer); }});

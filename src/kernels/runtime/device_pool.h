@@ -22,6 +22,7 @@ class DevicePool {
   void* allocate(size_t bytes);
   void release(void* pointer);
 
+  void* base() const { return base_; }
   size_t capacity() const { return capacity_; }
   size_t bytes_in_use() const;
   size_t largest_free_block() const;
