@@ -53,7 +53,8 @@ std::map<std::string, std::vector<std::string>> read_weight_map(const std::strin
   for (const auto& [tensor_name, shard] : weight_map->items()) {
     if (!shard.is_string() || !is_plain_file_name(shard.get<std::string>())) {
       problems->push_back(detail::concat(index_path, ": weight_map entry for tensor \"", tensor_name,
-                                         "\" must be a plain file name in the model folder, got ", shard.dump()));
+                                         "\" must be a plain file name in the model folder, got ",
+                                         shard.dump()));
       continue;
     }
     tensors_by_shard[shard.get<std::string>()].push_back(tensor_name);
@@ -72,7 +73,8 @@ Checkpoint Checkpoint::open(const std::string& folder) {
     std::ostringstream message;
     message << "checkpoint " << folder << " has " << problems.size() << " problems:";
     for (size_t i = 0; i < problems.size() && i < kProblemsInMessage; ++i) message << "\n  " << problems[i];
-    if (problems.size() > kProblemsInMessage) message << "\n  ... and " << problems.size() - kProblemsInMessage << " more";
+    if (problems.size() > kProblemsInMessage)
+      message << "\n  ... and " << problems.size() - kProblemsInMessage << " more";
     throw Error(message.str());
   }
   return checkpoint;
@@ -83,14 +85,14 @@ Checkpoint Checkpoint::open_collecting(const std::string& folder, std::vector<st
   checkpoint.folder_ = folder;
   std::error_code error;
   if (!fs::is_directory(folder, error)) {
-    problems->push_back(detail::concat("model folder ", folder, fs::exists(folder, error) ? " is not a directory"
-                                                                                         : " does not exist"));
+    problems->push_back(detail::concat(
+        "model folder ", folder, fs::exists(folder, error) ? " is not a directory" : " does not exist"));
     return checkpoint;
   }
   fs::path root(folder);
   if (!fs::exists(root / "config.json", error)) {
-    problems->push_back(detail::concat("no config.json in ", folder, ": not a Hugging Face model folder, or ",
-                                       kIncomplete));
+    problems->push_back(
+        detail::concat("no config.json in ", folder, ": not a Hugging Face model folder, or ", kIncomplete));
   }
 
   std::string index_path = (root / kIndexFile).string();
@@ -103,7 +105,8 @@ Checkpoint Checkpoint::open_collecting(const std::string& folder, std::vector<st
     checkpoint.listing_path_ = single_path;
     try {
       checkpoint.shards_.push_back(SafetensorsFile::open(single_path));
-      for (const auto& entry : checkpoint.shards_.back()->entries()) checkpoint.shard_of_.emplace(entry.name, 0);
+      for (const auto& entry : checkpoint.shards_.back()->entries())
+        checkpoint.shard_of_.emplace(entry.name, 0);
     } catch (const Error& failure) {
       problems->push_back(failure.what());
     }
@@ -123,8 +126,9 @@ Checkpoint Checkpoint::open_collecting(const std::string& folder, std::vector<st
   for (const auto& [shard_name, names] : tensors_by_shard) {
     std::string shard_path = (root / shard_name).string();
     if (!fs::exists(shard_path, error)) {
-      problems->push_back(detail::concat("shard ", shard_path, " is missing (", index_path, " places ", names.size(),
-                                         " tensors in it, e.g. \"", names.front(), "\"): ", kIncomplete));
+      problems->push_back(detail::concat("shard ", shard_path, " is missing (", index_path, " places ",
+                                         names.size(), " tensors in it, e.g. \"", names.front(),
+                                         "\"): ", kIncomplete));
       checkpoint.unavailable_.insert(names.begin(), names.end());
       continue;
     }
@@ -143,15 +147,17 @@ Checkpoint Checkpoint::open_collecting(const std::string& folder, std::vector<st
         checkpoint.shard_of_.emplace(name, shard_index);
       } else {
         checkpoint.unavailable_.insert(name);
-        problems->push_back(detail::concat("tensor \"", name, "\" is listed in ", index_path, " under ", shard_name,
-                                           " but ", shard_path, " does not contain it: ", kIncomplete));
+        problems->push_back(detail::concat("tensor \"", name, "\" is listed in ", index_path, " under ",
+                                           shard_name, " but ", shard_path,
+                                           " does not contain it: ", kIncomplete));
       }
     }
     for (const auto& entry : shard->entries()) {
       auto listed = shard_of_name.find(entry.name);
       if (listed == shard_of_name.end()) {
-        problems->push_back(detail::concat("tensor \"", entry.name, "\" in ", shard_path, " is not listed in ",
-                                           index_path, " (the index and the shards do not belong together)"));
+        problems->push_back(detail::concat("tensor \"", entry.name, "\" in ", shard_path,
+                                           " is not listed in ", index_path,
+                                           " (the index and the shards do not belong together)"));
       } else if (listed->second != shard_name) {
         problems->push_back(detail::concat("tensor \"", entry.name, "\" in ", shard_path, " is listed in ",
                                            index_path, " under another shard, ", listed->second));
@@ -161,19 +167,22 @@ Checkpoint Checkpoint::open_collecting(const std::string& folder, std::vector<st
   return checkpoint;
 }
 
-bool Checkpoint::contains(const std::string& name) const { return shard_of_.count(name) != 0; }
+bool Checkpoint::contains(const std::string& name) const {
+  return shard_of_.count(name) != 0;
+}
 
 const SafetensorsEntry& Checkpoint::entry(const std::string& name) const {
   auto found = shard_of_.find(name);
   if (found == shard_of_.end()) {
-    fail("tensor \"", name, "\" is not in the checkpoint at ", folder_, " (", listing_path_, " does not list it)");
+    fail("tensor \"", name, "\" is not in the checkpoint at ", folder_, " (", listing_path_,
+         " does not list it)");
   }
   return shards_[found->second]->entry(name);
 }
 
 Tensor Checkpoint::tensor(const std::string& name) const {
   entry(name);  // throws naming the index file when absent
-  return shards_[shard_of_.at(name)]->tensor(name);
+  return shards_[shard_of_.find(name)->second]->tensor(name);
 }
 
 Tensor Checkpoint::tensor(const std::string& name, const Shape& expected_shape, DType expected_dtype) const {
@@ -183,10 +192,10 @@ Tensor Checkpoint::tensor(const std::string& name, const Shape& expected_shape, 
          dtype_name(expected_dtype), " (is the checkpoint for this config?)");
   }
   if (info.shape != expected_shape) {
-    fail("tensor \"", name, "\" in ", file_of(name), " has shape ", shape_to_string(info.shape), ", expected ",
-         shape_to_string(expected_shape), " (is the checkpoint for this config?)");
+    fail("tensor \"", name, "\" in ", file_of(name), " has shape ", shape_to_string(info.shape),
+         ", expected ", shape_to_string(expected_shape), " (is the checkpoint for this config?)");
   }
-  return shards_[shard_of_.at(name)]->tensor(name);
+  return shards_[shard_of_.find(name)->second]->tensor(name);
 }
 
 std::vector<std::string> Checkpoint::tensor_names() const {
@@ -197,8 +206,8 @@ std::vector<std::string> Checkpoint::tensor_names() const {
 }
 
 const std::string& Checkpoint::file_of(const std::string& name) const {
-  entry(name);
-  return shards_[shard_of_.at(name)]->path();
+  entry(name);  // throws naming the index file when absent
+  return shards_[shard_of_.find(name)->second]->path();
 }
 
 uint64_t Checkpoint::total_bytes() const {

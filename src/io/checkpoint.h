@@ -34,8 +34,8 @@ class Checkpoint {
   // Names of all tensors, sorted.
   std::vector<std::string> tensor_names() const;
   const std::string& file_of(const std::string& name) const;  // shard path holding the tensor
-  uint64_t total_bytes() const;  // sum of tensor bytes
-  std::vector<std::string> shard_paths() const;  // every shard opened, sorted by file name
+  uint64_t total_bytes() const;                               // sum of tensor bytes
+  std::vector<std::string> shard_paths() const;               // every shard opened, sorted by file name
   // Tensors the index lists that can not be read: their shard is missing or corrupt, or does not hold them.
   // open_collecting() has reported why, once per cause; open() never returns with any.
   const std::set<std::string>& unavailable_tensors() const { return unavailable_; }

@@ -22,14 +22,15 @@ bool layer_present(const std::vector<std::string>& names, int layer) {
   return false;
 }
 
-// Checks one expected tensor (and its FP8 block scales); returns the stored names it accounts for.
+// Checks one expected tensor and its FP8 block scales, adding to `accounted` the stored names they explain.
 void check_tensor(const ExpectedTensor& expected, const ModelConfig& config, const Checkpoint& checkpoint,
                   CheckpointAudit& audit, std::set<std::string>& accounted) {
   if (!checkpoint.contains(expected.name)) {
     // Listed by the index but in a shard that is missing or corrupt: already reported once for the shard.
     if (checkpoint.unavailable_tensors().count(expected.name)) return;
-    audit.problems.push_back(detail::concat("missing tensor \"", expected.name, "\" (", dtype_name(expected.dtypes[0]),
-                                            shape_to_string(expected.shape), ")"));
+    audit.problems.push_back(detail::concat("missing tensor \"", expected.name, "\" (",
+                                            dtype_name(expected.dtypes[0]), shape_to_string(expected.shape),
+                                            ")"));
     return;
   }
   accounted.insert(expected.name);
@@ -47,17 +48,17 @@ void check_tensor(const ExpectedTensor& expected, const ModelConfig& config, con
                            ? " (config.json has no FP8 quantization_config)"
                            : "";
     audit.problems.push_back(detail::concat("tensor \"", expected.name, "\" in ", file, " has dtype ",
-                                            dtype_name(stored.dtype), ", expected ", dtype_list(expected.dtypes),
-                                            hint));
+                                            dtype_name(stored.dtype), ", expected ",
+                                            dtype_list(expected.dtypes), hint));
   }
   if (!expected.fp8_scale_shape) return;
   std::string scale_name = fp8_scale_name(expected.name);
   bool is_fp8 = stored.dtype == DType::kF8E4M3;
   if (!checkpoint.contains(scale_name)) {
     if (is_fp8 && !checkpoint.unavailable_tensors().count(scale_name)) {
-      audit.problems.push_back(detail::concat("missing tensor \"", scale_name, "\" (F32",
-                                              shape_to_string(*expected.fp8_scale_shape), "): the FP8 weight \"",
-                                              expected.name, "\" needs its block scales"));
+      audit.problems.push_back(detail::concat(
+          "missing tensor \"", scale_name, "\" (F32", shape_to_string(*expected.fp8_scale_shape),
+          "): the FP8 weight \"", expected.name, "\" needs its block scales"));
     }
     return;
   }
@@ -68,10 +69,11 @@ void check_tensor(const ExpectedTensor& expected, const ModelConfig& config, con
                                             " holds FP8 block scales, but \"", expected.name, "\" is ",
                                             dtype_name(stored.dtype), ", not F8_E4M3"));
   } else if (scale.dtype != DType::kF32 || scale.shape != *expected.fp8_scale_shape) {
-    audit.problems.push_back(detail::concat("tensor \"", scale_name, "\" in ", checkpoint.file_of(scale_name),
-                                            " is ", dtype_name(scale.dtype), shape_to_string(scale.shape),
-                                            ", expected F32", shape_to_string(*expected.fp8_scale_shape),
-                                            " (one scale per 128x128 block of ", shape_to_string(stored.shape), ")"));
+    audit.problems.push_back(detail::concat(
+        "tensor \"", scale_name, "\" in ", checkpoint.file_of(scale_name), " is ", dtype_name(scale.dtype),
+        shape_to_string(scale.shape), ", expected F32", shape_to_string(*expected.fp8_scale_shape),
+        " (one scale per ", config.quantization.block_rows, "x", config.quantization.block_cols, " block of ",
+        shape_to_string(stored.shape), ")"));
   }
 }
 

@@ -1,6 +1,5 @@
 #include "io/expected_tensors.h"
 
-
 namespace dsinfer {
 
 namespace {
@@ -8,7 +7,9 @@ namespace {
 // Float weights may come in any of these (DeepSeek ships BF16; conversions sometimes keep F32 or F16).
 const std::vector<DType> kFloatDTypes = {DType::kBF16, DType::kF32, DType::kF16};
 
-int64_t ceil_div(int64_t value, int64_t divisor) { return (value + divisor - 1) / divisor; }
+int64_t ceil_div(int64_t value, int64_t divisor) {
+  return (value + divisor - 1) / divisor;
+}
 
 class ExpectedList {
  public:
@@ -36,8 +37,8 @@ class ExpectedList {
     }
     Shape scale_shape = {ceil_div(out_features, config_.quantization.block_rows),
                          ceil_div(in_features, config_.quantization.block_cols)};
-    add(std::move(name), {out_features, in_features}, {DType::kF8E4M3, DType::kBF16, DType::kF32, DType::kF16},
-        scale_shape);
+    add(std::move(name), {out_features, in_features},
+        {DType::kF8E4M3, DType::kBF16, DType::kF32, DType::kF16}, scale_shape);
   }
 
   void set_position(int layer, int expert, bool mtp) {
@@ -73,8 +74,8 @@ void add_decoder_layer(ExpectedList& list, const ModelConfig& config, int layer,
   const std::string prefix = "model.layers." + std::to_string(layer) + ".";
   list.set_position(layer, -1, mtp);
   if (mtp) {
-    // The MTP module: its own embedding and head copies, two norms and the [2H -> H] projection that joins the
-    // previous hidden state with the next token's embedding, ahead of an ordinary decoder layer.
+    // The MTP module: its own embedding and head copies, two norms and the [2H -> H] projection that joins
+    // the previous hidden state with the next token's embedding, ahead of an ordinary decoder layer.
     list.add_embedding(prefix + "embed_tokens.weight", {config.vocab_size, hidden});
     list.add_float(prefix + "enorm.weight", {hidden});
     list.add_float(prefix + "hnorm.weight", {hidden});
@@ -128,7 +129,8 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& config) {
   } else {
     list.add_embedding("model.embed_tokens.weight", {config.vocab_size, config.hidden_size});
   }
-  for (int layer = 0; layer < config.num_hidden_layers; ++layer) add_decoder_layer(list, config, layer, false);
+  for (int layer = 0; layer < config.num_hidden_layers; ++layer)
+    add_decoder_layer(list, config, layer, false);
   list.set_position(-1, -1, false);
   list.add_float("model.norm.weight", {config.hidden_size});
   if (!config.tie_word_embeddings) list.add_float("lm_head.weight", {config.vocab_size, config.hidden_size});
@@ -138,7 +140,9 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& config) {
   return list.take();
 }
 
-std::string fp8_scale_name(const std::string& weight_name) { return weight_name + "_scale_inv"; }
+std::string fp8_scale_name(const std::string& weight_name) {
+  return weight_name + "_scale_inv";
+}
 
 void ParameterCounter::add(const ExpectedTensor* tensor, int64_t parameters) {
   count_.total += parameters;
@@ -154,7 +158,8 @@ void ParameterCounter::add(const ExpectedTensor* tensor, int64_t parameters) {
 
 ParameterCount ParameterCounter::result(const ModelConfig& config) const {
   ParameterCount count = count_;
-  // Experts of one layer are the same size, so top-k of them hold that fraction of the layer's expert weights.
+  // Experts of one layer are the same size, so top-k of them hold that fraction of the layer's expert
+  // weights.
   for (const auto& [layer, parameters] : routed_per_layer_) {
     count.active_per_token += parameters / config.n_routed_experts * config.num_experts_per_tok;
   }

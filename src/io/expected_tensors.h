@@ -16,8 +16,8 @@ struct ExpectedTensor {
   std::string name;  // hub name, e.g. "model.layers.3.mlp.experts.17.down_proj.weight"
   Shape shape;
   std::vector<DType> dtypes;  // allowed; the first is what DeepSeek ships
-  int layer = -1;   // decoder layer (-1: embedding, final norm, lm_head)
-  int expert = -1;  // routed expert within the layer (-1: not a routed expert)
+  int layer = -1;             // decoder layer (-1: embedding, final norm, lm_head)
+  int expert = -1;            // routed expert within the layer (-1: not a routed expert)
   bool mtp = false;  // in a multi-token-prediction layer: checked only when the checkpoint has that layer
   bool embedding = false;  // a lookup table: a token reads one row of it, so it is not "active"
   // Linears of an FP8 config may be stored as F8_E4M3; then "<name>_scale_inv" (F32, this shape:
@@ -25,22 +25,23 @@ struct ExpectedTensor {
   std::optional<Shape> fp8_scale_shape;
 };
 
-// In checkpoint order: embedding, layers 0..N-1 (attention, then dense MLP or MoE), final norm, lm_head (absent
-// when tie_word_embeddings), then the num_nextn_predict_layers MTP layers.
+// In checkpoint order: embedding, layers 0..N-1 (attention, then dense MLP or MoE), final norm, lm_head
+// (absent when tie_word_embeddings), then the num_nextn_predict_layers MTP layers.
 std::vector<ExpectedTensor> expected_tensors(const ModelConfig& config);
 
 // "x.weight" -> "x.weight_scale_inv": the FP8 block scales that go with a weight.
 std::string fp8_scale_name(const std::string& weight_name);
 
 struct ParameterCount {
-  int64_t total = 0;             // every stored parameter (FP8 block scales excluded), MTP layers included
-  int64_t mtp = 0;               // of which in MTP layers
+  int64_t total = 0;  // every stored parameter (FP8 block scales excluded), MTP layers included
+  int64_t mtp = 0;    // of which in MTP layers
   // Main model only, as DeepSeek counts it (36.6B for V3): every weight a token is multiplied by, so neither
   // the embedding table nor the routed experts it is not sent to (num_experts_per_tok of them per MoE layer).
   int64_t active_per_token = 0;
 };
 
-// Sums parameters tensor by tensor, keeping routed experts apart so that active_per_token counts top-k of them.
+// Sums parameters tensor by tensor, keeping routed experts apart so that active_per_token counts top-k of
+// them.
 class ParameterCounter {
  public:
   // `tensor` null: a stored tensor the model does not use (counted in the total only).

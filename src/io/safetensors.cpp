@@ -26,7 +26,7 @@ constexpr const char* kMetadataKey = "__metadata__";
 constexpr const char* kIncomplete = "the download is probably incomplete";
 
 struct ParsedHeader {
-  uint64_t data_offset = 0;  // 8 + header length
+  uint64_t data_offset = 0;               // 8 + header length
   std::vector<SafetensorsEntry> entries;  // sorted by data offset
   std::map<std::string, std::string> metadata;
 };
@@ -53,7 +53,8 @@ std::string json_excerpt(const nlohmann::json& value) {
 
 SafetensorsEntry parse_entry(const std::string& label, const std::string& name, const nlohmann::json& info) {
   auto bad = [&](const auto&... parts) { fail(label, ": tensor \"", name, "\" ", parts...); };
-  if (!info.is_object()) bad("must map to an object with dtype, shape and data_offsets, got ", json_excerpt(info));
+  if (!info.is_object())
+    bad("must map to an object with dtype, shape and data_offsets, got ", json_excerpt(info));
   SafetensorsEntry entry;
   entry.name = name;
 
@@ -77,7 +78,8 @@ SafetensorsEntry parse_entry(const std::string& label, const std::string& name, 
 
   auto offsets_field = info.find("data_offsets");
   if (offsets_field == info.end() || !offsets_field->is_array() || offsets_field->size() != 2 ||
-      !read_unsigned((*offsets_field)[0], &entry.data_begin) || !read_unsigned((*offsets_field)[1], &entry.data_end)) {
+      !read_unsigned((*offsets_field)[0], &entry.data_begin) ||
+      !read_unsigned((*offsets_field)[1], &entry.data_end)) {
     bad("must have \"data_offsets\": [begin, end] with non-negative integers");
   }
   if (entry.data_end < entry.data_begin) {
@@ -101,8 +103,8 @@ SafetensorsEntry parse_entry(const std::string& label, const std::string& name, 
 
 ParsedHeader parse_header(const std::string& label, const uint8_t* bytes, uint64_t file_size) {
   if (file_size < kHeaderLengthBytes) {
-    fail(label, ": file is ", file_size, " bytes, too short to hold the 8-byte header length; it is truncated (",
-         kIncomplete, ")");
+    fail(label, ": file is ", file_size,
+         " bytes, too short to hold the 8-byte header length; it is truncated (", kIncomplete, ")");
   }
   uint64_t header_length = read_little_endian_u64(bytes);
   if (header_length > kMaxHeaderBytes) {
@@ -128,7 +130,8 @@ ParsedHeader parse_header(const std::string& label, const uint8_t* bytes, uint64
       if (!info.is_object()) fail(label, ": \"__metadata__\" must be an object of strings");
       for (const auto& [key, value] : info.items()) {
         if (!value.is_string()) {
-          fail(label, ": \"__metadata__\" value of \"", key, "\" must be a string, got ", json_excerpt(value));
+          fail(label, ": \"__metadata__\" value of \"", key, "\" must be a string, got ",
+               json_excerpt(value));
         }
         parsed.metadata.emplace(key, value.get<std::string>());
       }
@@ -139,15 +142,17 @@ ParsedHeader parse_header(const std::string& label, const uint8_t* bytes, uint64
 
   // As the reference implementation does: sorted by offsets, the tensors must tile the data section from 0
   // with no gap or overlap, and the data section must end exactly at the end of the file.
-  std::sort(parsed.entries.begin(), parsed.entries.end(), [](const SafetensorsEntry& a, const SafetensorsEntry& b) {
-    return std::tie(a.data_begin, a.data_end, a.name) < std::tie(b.data_begin, b.data_end, b.name);
-  });
+  std::sort(parsed.entries.begin(), parsed.entries.end(),
+            [](const SafetensorsEntry& a, const SafetensorsEntry& b) {
+              return std::tie(a.data_begin, a.data_end, a.name) < std::tie(b.data_begin, b.data_end, b.name);
+            });
   uint64_t cursor = 0;
   const SafetensorsEntry* previous = nullptr;
   for (const SafetensorsEntry& entry : parsed.entries) {
     if (entry.data_begin != cursor) {
-      std::string where = previous ? detail::concat("the previous tensor \"", previous->name, "\" ends at ", cursor)
-                                   : std::string("the data section starts at 0");
+      std::string where =
+          previous ? detail::concat("the previous tensor \"", previous->name, "\" ends at ", cursor)
+                   : std::string("the data section starts at 0");
       fail(label, ": tensor \"", entry.name, "\" has data_offsets [", entry.data_begin, ", ", entry.data_end,
            "] but ", where, " (", entry.data_begin > cursor ? "gap" : "overlap",
            "): offsets must be contiguous with no gap or overlap");
@@ -159,12 +164,13 @@ ParsedHeader parse_header(const std::string& label, const uint8_t* bytes, uint64
   if (cursor > data_size) {
     auto cut = std::find_if(parsed.entries.begin(), parsed.entries.end(),
                             [&](const SafetensorsEntry& entry) { return entry.data_end > data_size; });
-    fail(label, ": truncated, ", kIncomplete, ": tensor \"", cut->name, "\" ends at data byte ", cut->data_end,
-         " but the file holds only ", data_size, " data bytes (the header describes ", cursor, ")");
+    fail(label, ": truncated, ", kIncomplete, ": tensor \"", cut->name, "\" ends at data byte ",
+         cut->data_end, " but the file holds only ", data_size, " data bytes (the header describes ", cursor,
+         ")");
   }
   if (cursor < data_size) {
-    fail(label, ": ", data_size - cursor, " trailing bytes after the last tensor (the header describes ", cursor,
-         " data bytes, the file holds ", data_size, ")");
+    fail(label, ": ", data_size - cursor, " trailing bytes after the last tensor (the header describes ",
+         cursor, " data bytes, the file holds ", data_size, ")");
   }
   return parsed;
 }
@@ -192,7 +198,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     void* mapping = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, descriptor, 0);
     int saved = errno;
     ::close(descriptor);
-    if (mapping == MAP_FAILED) fail("cannot map ", path, " (", file->size_, " bytes): ", std::strerror(saved));
+    if (mapping == MAP_FAILED)
+      fail("cannot map ", path, " (", file->size_, " bytes): ", std::strerror(saved));
     file->base_ = static_cast<const uint8_t*>(mapping);
     file->mapped_ = true;
   } else {
@@ -203,7 +210,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
   return file;
 }
 
-std::shared_ptr<SafetensorsFile> SafetensorsFile::parse(const std::string& label, const void* bytes, size_t size) {
+std::shared_ptr<SafetensorsFile> SafetensorsFile::parse(const std::string& label, const void* bytes,
+                                                        size_t size) {
   std::shared_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->path_ = label;
   file->owned_.assign(static_cast<const uint8_t*>(bytes), static_cast<const uint8_t*>(bytes) + size);
@@ -226,7 +234,9 @@ SafetensorsFile::~SafetensorsFile() {
   if (mapped_) ::munmap(const_cast<uint8_t*>(base_), size_);
 }
 
-bool SafetensorsFile::contains(const std::string& name) const { return index_.count(name) != 0; }
+bool SafetensorsFile::contains(const std::string& name) const {
+  return index_.count(name) != 0;
+}
 
 const SafetensorsEntry& SafetensorsFile::entry(const std::string& name) const {
   auto found = index_.find(name);
@@ -247,7 +257,8 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   // multiple of its element size, given the 8-byte aligned header.
   std::vector<const std::pair<std::string, Tensor>*> ordered;
   for (const auto& item : tensors) {
-    DSINFER_CHECK(item.first != kMetadataKey, "cannot write ", path, ": \"__metadata__\" is not a tensor name");
+    DSINFER_CHECK(item.first != kMetadataKey, "cannot write ", path,
+                  ": \"__metadata__\" is not a tensor name");
     DSINFER_CHECK(item.second.defined() || item.second.numel() == 0, "cannot write ", path, ": tensor \"",
                   item.first, "\" is undefined");
     DSINFER_CHECK(item.second.device() == Device::kCpu, "cannot write ", path, ": tensor \"", item.first,

@@ -36,7 +36,7 @@ class SafetensorsFile {
   ~SafetensorsFile();
 
   const std::string& path() const { return path_; }
-  const std::vector<SafetensorsEntry>& entries() const { return entries_; }  // in data-offset order
+  const std::vector<SafetensorsEntry>& entries() const { return entries_; }         // in data-offset order
   const std::map<std::string, std::string>& metadata() const { return metadata_; }  // "__metadata__"
   bool contains(const std::string& name) const;
   const SafetensorsEntry& entry(const std::string& name) const;  // throws naming file + tensor

@@ -1,14 +1,13 @@
 // JSON parsing for files whose readers must agree byte for byte with the reference implementations:
 // the text must be valid UTF-8 and no object may repeat a key (nlohmann's parser silently keeps the last
-// duplicate, Python's json keeps the last, Rust's serde rejects some: a repeated key is ambiguous, so it is an
-// error here).
+// duplicate, Python's json keeps the last, Rust's serde rejects some: a repeated key is ambiguous, so it is
+// an error here).
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace dsinfer {
 

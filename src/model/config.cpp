@@ -7,11 +7,10 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 
@@ -34,12 +33,13 @@ struct ModelTypeDefaults {
 };
 
 // DeepseekV3Config's defaults describe DeepSeek-V3 itself.
-constexpr ModelTypeDefaults kDeepseekV3Defaults = {129280, 7168, 18432, 2048, 61, 128, 1, 256, 8, 8, 4, 3, 1,
-                                                   2.5, "noaux_tc", "sigmoid", true, 4096, 0, 1};
+constexpr ModelTypeDefaults kDeepseekV3Defaults = {
+    129280, 7168, 18432, 2048, 61, 128, 1, 256, 8, 8, 4, 3, 1, 2.5, "noaux_tc", "sigmoid", true, 4096, 0, 1};
 // DeepseekV2Config's: experts None (a dense model), which is 0 here. Its topk_method default is the misspelt
 // "gready", which its own MoE gate rejects; "greedy" is what it means.
-constexpr ModelTypeDefaults kDeepseekV2Defaults = {102400, 4096, 11008, 1407, 30, 32, 0, 0, 0, 1, 1, 0, 0,
-                                                   1.0, "greedy", "softmax", false, 2048, 100000, 100001};
+constexpr ModelTypeDefaults kDeepseekV2Defaults = {102400,   4096,      11008, 1407, 30,     32,    0,
+                                                   0,        0,         1,     1,    0,      0,     1.0,
+                                                   "greedy", "softmax", false, 2048, 100000, 100001};
 
 // Reads typed fields of one JSON object, naming "LABEL: field 'PREFIX.NAME'" in every error.
 class FieldReader {
@@ -94,7 +94,8 @@ class FieldReader {
   }
 
   // A string that must be one of `supported`; returns its index there.
-  size_t choice(const char* field, const std::string& fallback, const std::vector<std::string_view>& supported) const {
+  size_t choice(const char* field, const std::string& fallback,
+                const std::vector<std::string_view>& supported) const {
     std::string value = string(field, fallback);
     for (size_t i = 0; i < supported.size(); ++i) {
       if (supported[i] == value) return i;
@@ -165,7 +166,8 @@ Fp8Quantization parse_quantization(const Json& value, const std::string& label) 
   const Json* block = reader.find("weight_block_size");
   if (!block) reader.error("weight_block_size", "is missing (DeepSeek FP8 checkpoints use [128, 128])");
   if (!block->is_array() || block->size() != 2 || !(*block)[0].is_number_integer() ||
-      !(*block)[1].is_number_integer() || (*block)[0].get<int64_t>() != 128 || (*block)[1].get<int64_t>() != 128) {
+      !(*block)[1].is_number_integer() || (*block)[0].get<int64_t>() != 128 ||
+      (*block)[1].get<int64_t>() != 128) {
     reader.error("weight_block_size", "is ", block->dump(), "; only [128, 128] blocks are supported");
   }
   quantization.block_rows = 128;
@@ -176,20 +178,21 @@ Fp8Quantization parse_quantization(const Json& value, const std::string& label) 
 // Relations between fields that the forward pass relies on.
 void check_consistency(const ModelConfig& config, const FieldReader& reader) {
   if (config.qk_rope_head_dim % 2 != 0) {
-    reader.error("qk_rope_head_dim", "is ", config.qk_rope_head_dim, "; RoPE rotates pairs, so it must be even");
+    reader.error("qk_rope_head_dim", "is ", config.qk_rope_head_dim,
+                 "; RoPE rotates pairs, so it must be even");
   }
   if (config.first_k_dense_replace > config.num_hidden_layers) {
-    reader.error("first_k_dense_replace", "is ", config.first_k_dense_replace, ", more than num_hidden_layers (",
-                 config.num_hidden_layers, ")");
+    reader.error("first_k_dense_replace", "is ", config.first_k_dense_replace,
+                 ", more than num_hidden_layers (", config.num_hidden_layers, ")");
   }
   if (config.n_routed_experts == 0) return;  // dense model: the routing fields are unused
   if (config.num_experts_per_tok < 1 || config.num_experts_per_tok > config.n_routed_experts) {
-    reader.error("num_experts_per_tok", "is ", config.num_experts_per_tok, "; it must be in [1, n_routed_experts = ",
-                 config.n_routed_experts, "]");
+    reader.error("num_experts_per_tok", "is ", config.num_experts_per_tok,
+                 "; it must be in [1, n_routed_experts = ", config.n_routed_experts, "]");
   }
   if (config.n_routed_experts % config.n_group != 0) {
-    reader.error("n_routed_experts", "(", config.n_routed_experts, ") is not divisible by n_group (", config.n_group,
-                 ")");
+    reader.error("n_routed_experts", "(", config.n_routed_experts, ") is not divisible by n_group (",
+                 config.n_group, ")");
   }
   if (config.topk_group > config.n_group) {
     reader.error("topk_group", "is ", config.topk_group, ", more than n_group (", config.n_group, ")");
@@ -211,7 +214,8 @@ void check_consistency(const ModelConfig& config, const FieldReader& reader) {
                    experts_per_group);
     }
   } else if (config.scoring_func != ScoringFunc::kSoftmax) {
-    reader.error("scoring_func", "must be \"softmax\" with topk_method greedy / group_limited_greedy (sigmoid "
+    reader.error("scoring_func",
+                 "must be \"softmax\" with topk_method greedy / group_limited_greedy (sigmoid "
                  "scoring is implemented with its correction bias, topk_method \"noaux_tc\")");
   }
   if (config.n_shared_experts > 0 && config.moe_intermediate_size < 1) {
@@ -242,22 +246,27 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   FieldReader reader(root, label);
 
   ModelConfig config;
-  if (!reader.has("model_type")) reader.error("model_type", "is missing (expected deepseek_v2 or deepseek_v3)");
+  if (!reader.has("model_type"))
+    reader.error("model_type", "is missing (expected deepseek_v2 or deepseek_v3)");
   size_t model_type = reader.choice("model_type", "", {"deepseek_v2", "deepseek_v3"});
   config.model_type = model_type == 0 ? "deepseek_v2" : "deepseek_v3";
   const ModelTypeDefaults& defaults = model_type == 0 ? kDeepseekV2Defaults : kDeepseekV3Defaults;
 
   reader.choice("hidden_act", "silu", {"silu"});
-  if (reader.boolean("attention_bias", false)) reader.error("attention_bias", "is true; DeepSeek MLA has no biases");
+  if (reader.boolean("attention_bias", false))
+    reader.error("attention_bias", "is true; DeepSeek MLA has no biases");
 
   config.vocab_size = reader.integer("vocab_size", defaults.vocab_size, 1, kMaxDimension);
   config.hidden_size = reader.integer("hidden_size", defaults.hidden_size, 1, kMaxDimension);
-  config.intermediate_size = reader.integer("intermediate_size", defaults.intermediate_size, 1, kMaxDimension);
+  config.intermediate_size =
+      reader.integer("intermediate_size", defaults.intermediate_size, 1, kMaxDimension);
   config.moe_intermediate_size =
       reader.integer("moe_intermediate_size", defaults.moe_intermediate_size, 1, kMaxDimension);
   config.num_hidden_layers = reader.small_integer("num_hidden_layers", defaults.num_hidden_layers, 1);
   config.num_nextn_predict_layers =
-      model_type == 0 ? 0 : reader.small_integer("num_nextn_predict_layers", defaults.num_nextn_predict_layers, 0);
+      model_type == 0
+          ? 0
+          : reader.small_integer("num_nextn_predict_layers", defaults.num_nextn_predict_layers, 0);
   config.num_attention_heads = reader.small_integer("num_attention_heads", defaults.num_attention_heads, 1);
   // MLA ignores it (every head reads the one latent), but the class defaults it to the head count.
   config.num_key_value_heads = reader.small_integer("num_key_value_heads", config.num_attention_heads, 1);
@@ -281,7 +290,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   config.topk_group = reader.small_integer("topk_group", defaults.topk_group, 1);
   config.num_experts_per_tok = reader.small_integer("num_experts_per_tok", defaults.num_experts_per_tok, 0);
   config.moe_layer_freq = reader.small_integer("moe_layer_freq", 1, 1);
-  config.first_k_dense_replace = reader.small_integer("first_k_dense_replace", defaults.first_k_dense_replace, 0);
+  config.first_k_dense_replace =
+      reader.small_integer("first_k_dense_replace", defaults.first_k_dense_replace, 0);
   config.norm_topk_prob = reader.boolean("norm_topk_prob", defaults.norm_topk_prob);
   config.scoring_func =
       static_cast<ScoringFunc>(reader.choice("scoring_func", defaults.scoring_func, {"softmax", "sigmoid"}));
@@ -296,10 +306,12 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   config.tie_word_embeddings = reader.boolean("tie_word_embeddings", false);
   // Explicitly null: the model has no such token (-1). Not checked against vocab_size: the tiny test models
   // keep DeepSeek-V2's ids (100000) with a 512-token vocabulary.
-  config.bos_token_id =
-      reader.is_null("bos_token_id") ? -1 : reader.integer("bos_token_id", defaults.bos_token_id, 0, kMaxDimension);
-  config.eos_token_id =
-      reader.is_null("eos_token_id") ? -1 : reader.integer("eos_token_id", defaults.eos_token_id, 0, kMaxDimension);
+  config.bos_token_id = reader.is_null("bos_token_id")
+                            ? -1
+                            : reader.integer("bos_token_id", defaults.bos_token_id, 0, kMaxDimension);
+  config.eos_token_id = reader.is_null("eos_token_id")
+                            ? -1
+                            : reader.integer("eos_token_id", defaults.eos_token_id, 0, kMaxDimension);
   check_consistency(config, reader);
   return config;
 }

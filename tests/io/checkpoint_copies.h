@@ -3,10 +3,9 @@
 
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "io/io_test_support.h"
 #include "io/safetensors.h"
@@ -32,7 +31,8 @@ inline void copy_fixture_config(const std::string& model, const std::string& fol
 
 // Writes `tensors` into `shard_count` shards named as the hub names them, plus model.safetensors.index.json.
 inline void write_sharded_checkpoint(const std::string& folder,
-                                     const std::vector<std::pair<std::string, Tensor>>& tensors, int shard_count) {
+                                     const std::vector<std::pair<std::string, Tensor>>& tensors,
+                                     int shard_count) {
   nlohmann::json weight_map = nlohmann::json::object();
   uint64_t total_size = 0;
   size_t per_shard = (tensors.size() + shard_count - 1) / shard_count;

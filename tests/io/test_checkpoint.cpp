@@ -11,9 +11,9 @@ namespace dsinfer {
 namespace {
 
 using ::testing::AllOf;
+using testing::error_message;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
-using testing::error_message;
 
 constexpr const char* kModel = "dsv2-tiny-bf16";
 constexpr const char* kIncomplete = "the download is probably incomplete";
@@ -25,7 +25,8 @@ TEST(Checkpoint, OpensEveryFixtureAndAgreesWithItsIndex) {
     Checkpoint checkpoint = Checkpoint::open(folder);
     nlohmann::json index = testing::read_index(folder);
     std::vector<std::string> listed;
-    for (const auto& item : index["weight_map"].items()) listed.push_back(item.key());  // sorted, as json keys are
+    for (const auto& item : index["weight_map"].items())
+      listed.push_back(item.key());  // sorted, as json keys are
     EXPECT_EQ(checkpoint.tensor_names(), listed);
     EXPECT_EQ(checkpoint.total_bytes(), index["metadata"]["total_size"].get<uint64_t>());
     std::string shard = folder + "/model-00001-of-00001.safetensors";
@@ -44,14 +45,19 @@ TEST(Checkpoint, TensorChecksTheExpectedShapeAndDtype) {
   EXPECT_EQ(std::memcmp(weight.data(), direct.data(), direct.nbytes()), 0);
   EXPECT_EQ(checkpoint.entry(name).dtype, DType::kF8E4M3);
 
-  EXPECT_EQ(error_message([&] { checkpoint.tensor(name, {384, 192}, DType::kBF16); }),
+  EXPECT_EQ(error_message([&] {
+              checkpoint.tensor(name, {384, 192}, DType::kBF16);
+            }),
             "tensor \"" + name + "\" in " + shard +
                 " has dtype F8_E4M3, expected BF16 (is the checkpoint for this config?)");
-  EXPECT_EQ(error_message([&] { checkpoint.tensor(name, {192, 384}, DType::kF8E4M3); }),
+  EXPECT_EQ(error_message([&] {
+              checkpoint.tensor(name, {192, 384}, DType::kF8E4M3);
+            }),
             "tensor \"" + name + "\" in " + shard +
                 " has shape [384, 192], expected [192, 384] (is the checkpoint for this config?)");
-  EXPECT_THAT(error_message([&] { checkpoint.tensor("model.layers.7.mlp.gate.weight"); }),
-              AllOf(HasSubstr("\"model.layers.7.mlp.gate.weight\""), HasSubstr("model.safetensors.index.json")));
+  EXPECT_THAT(
+      error_message([&] { checkpoint.tensor("model.layers.7.mlp.gate.weight"); }),
+      AllOf(HasSubstr("\"model.layers.7.mlp.gate.weight\""), HasSubstr("model.safetensors.index.json")));
 }
 
 TEST(Checkpoint, OpensShardedAndSingleFileLayouts) {
@@ -83,10 +89,13 @@ class BrokenCheckpoint : public ::testing::Test {
     testing::write_sharded_checkpoint(folder_.path(), testing::fixture_tensors(kModel), 2);
   }
   std::string shard(int number) const {
-    return folder_.file(number == 1 ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors");
+    return folder_.file(number == 1 ? "model-00001-of-00002.safetensors"
+                                    : "model-00002-of-00002.safetensors");
   }
   std::string index_path() const { return folder_.file("model.safetensors.index.json"); }
-  std::string open_error() const { return error_message([&] { Checkpoint::open(folder_.path()); }); }
+  std::string open_error() const {
+    return error_message([&] { Checkpoint::open(folder_.path()); });
+  }
 
   testing::TemporaryFolder folder_;
 };
@@ -117,7 +126,8 @@ TEST_F(BrokenCheckpoint, TensorInShardButNotInIndex) {
   nlohmann::json index = testing::read_index(folder_.path());
   index["weight_map"].erase("model.norm.weight");
   testing::write_index(folder_.path(), index);
-  EXPECT_THAT(open_error(), AllOf(HasSubstr("tensor \"model.norm.weight\" in "), HasSubstr("is not listed in " + index_path())));
+  EXPECT_THAT(open_error(), AllOf(HasSubstr("tensor \"model.norm.weight\" in "),
+                                  HasSubstr("is not listed in " + index_path())));
 }
 
 TEST_F(BrokenCheckpoint, TensorIndexedUnderTheWrongShard) {
@@ -125,13 +135,13 @@ TEST_F(BrokenCheckpoint, TensorIndexedUnderTheWrongShard) {
   std::string name = "model.norm.weight";
   std::string actual = index["weight_map"][name];
   std::string wrong = actual == "model-00001-of-00002.safetensors" ? "model-00002-of-00002.safetensors"
-                                                                    : "model-00001-of-00002.safetensors";
+                                                                   : "model-00001-of-00002.safetensors";
   index["weight_map"][name] = wrong;
   testing::write_index(folder_.path(), index);
   // Absent where the index says, and present where it does not.
   EXPECT_THAT(open_error(), AllOf(HasSubstr("has 2 problems"), HasSubstr("under " + wrong + " but"),
-                                  HasSubstr("\"" + name + "\" in " + folder_.file(actual) +
-                                            " is listed in " + index_path() + " under another shard, " + wrong)));
+                                  HasSubstr("\"" + name + "\" in " + folder_.file(actual) + " is listed in " +
+                                            index_path() + " under another shard, " + wrong)));
 }
 
 TEST_F(BrokenCheckpoint, MissingConfig) {
@@ -141,8 +151,9 @@ TEST_F(BrokenCheckpoint, MissingConfig) {
 
 TEST_F(BrokenCheckpoint, NoWeightsAtAll) {
   std::filesystem::remove(index_path());
-  EXPECT_THAT(open_error(), AllOf(HasSubstr("no model.safetensors.index.json or model.safetensors in " + folder_.path()),
-                                  HasSubstr(kIncomplete)));
+  EXPECT_THAT(open_error(),
+              AllOf(HasSubstr("no model.safetensors.index.json or model.safetensors in " + folder_.path()),
+                    HasSubstr(kIncomplete)));
 }
 
 TEST_F(BrokenCheckpoint, ShardNamesMustStayInTheFolder) {
@@ -180,7 +191,8 @@ TEST_F(BrokenCheckpoint, EveryProblemIsListedNotJustTheFirst) {
   EXPECT_TRUE(checkpoint.contains("model.embed_tokens.weight"));
   EXPECT_THAT(checkpoint.shard_paths(), SizeIs(1));
   size_t second_shard_tensors = 0;
-  for (const auto& item : index["weight_map"].items()) second_shard_tensors += item.value() == "model-00002-of-00002.safetensors";
+  for (const auto& item : index["weight_map"].items())
+    second_shard_tensors += item.value() == "model-00002-of-00002.safetensors";
   EXPECT_THAT(checkpoint.unavailable_tensors(), SizeIs(second_shard_tensors + 1));
   EXPECT_TRUE(checkpoint.unavailable_tensors().count("model.extra.weight"));
   EXPECT_FALSE(checkpoint.contains("model.extra.weight"));

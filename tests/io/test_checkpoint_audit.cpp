@@ -19,7 +19,8 @@ using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 ModelConfig fixture_config(const std::string& model) {
@@ -67,7 +68,8 @@ TEST(CheckpointAudit, EveryFixtureIsCompleteAndItsParametersAddUp) {
     EXPECT_EQ(implied.active_per_token, audit.parameters.active_per_token);
 
     EXPECT_EQ(audit.total_bytes, bytes);
-    EXPECT_EQ(audit.total_bytes, testing::read_index(testing::fixture_folder(model))["metadata"]["total_size"]);
+    EXPECT_EQ(audit.total_bytes,
+              testing::read_index(testing::fixture_folder(model))["metadata"]["total_size"]);
     uint64_t dtype_bytes = 0;
     int64_t dtype_tensors = 0;
     for (const auto& [dtype, usage] : audit.dtypes) {
@@ -78,7 +80,8 @@ TEST(CheckpointAudit, EveryFixtureIsCompleteAndItsParametersAddUp) {
     EXPECT_EQ(dtype_tensors, static_cast<int64_t>(checkpoint.tensor_names().size()));
     if (config.quantization.enabled) {
       EXPECT_GT(scale_tensors, 0);
-      EXPECT_EQ(audit.dtypes[DType::kF8E4M3].tensors, scale_tensors);  // one block-scale tensor per FP8 weight
+      EXPECT_EQ(audit.dtypes[DType::kF8E4M3].tensors,
+                scale_tensors);  // one block-scale tensor per FP8 weight
     } else {
       EXPECT_EQ(audit.dtypes.count(DType::kF8E4M3), 0u);
     }
@@ -86,21 +89,23 @@ TEST(CheckpointAudit, EveryFixtureIsCompleteAndItsParametersAddUp) {
 }
 
 const ExpectedTensor& find_expected(const std::vector<ExpectedTensor>& expected, const std::string& name) {
-  auto found = std::find_if(expected.begin(), expected.end(), [&](const ExpectedTensor& t) { return t.name == name; });
+  auto found =
+      std::find_if(expected.begin(), expected.end(), [&](const ExpectedTensor& t) { return t.name == name; });
   if (found == expected.end()) throw std::runtime_error("not expected: " + name);
   return *found;
 }
 
 bool is_expected(const std::vector<ExpectedTensor>& expected, const std::string& name) {
-  return std::any_of(expected.begin(), expected.end(), [&](const ExpectedTensor& t) { return t.name == name; });
+  return std::any_of(expected.begin(), expected.end(),
+                     [&](const ExpectedTensor& t) { return t.name == name; });
 }
 
 TEST(ExpectedTensors, PublishedDeepSeekV3) {
   ModelConfig config = published_config("deepseek-v3");
   std::vector<ExpectedTensor> expected = expected_tensors(config);
-  // Per layer: 2 norms + q_a, q_a_layernorm, q_b, kv_a, kv_a_layernorm, kv_b, o; dense MLP 3; MoE: router weight,
-  // correction bias, 256 x 3 expert and 3 shared-expert matrices. MTP adds embed, enorm, hnorm, eh_proj,
-  // shared_head.norm and shared_head.head to a MoE layer.
+  // Per layer: 2 norms + q_a, q_a_layernorm, q_b, kv_a, kv_a_layernorm, kv_b, o; dense MLP 3; MoE: router
+  // weight, correction bias, 256 x 3 expert and 3 shared-expert matrices. MTP adds embed, enorm, hnorm,
+  // eh_proj, shared_head.norm and shared_head.head to a MoE layer.
   size_t main = 1 + 61 * 9 + 3 * 3 + 58 * (2 + 256 * 3 + 3) + 2;
   EXPECT_EQ(expected.size(), main + 6 + 9 + (2 + 256 * 3 + 3));
 
@@ -120,7 +125,8 @@ TEST(ExpectedTensors, PublishedDeepSeekV3) {
   const ExpectedTensor& bias = find_expected(expected, "model.layers.60.mlp.gate.e_score_correction_bias");
   EXPECT_EQ(bias.shape, Shape{256});
   EXPECT_FALSE(bias.fp8_scale_shape.has_value());
-  EXPECT_EQ(find_expected(expected, "model.layers.60.mlp.shared_experts.up_proj.weight").shape, (Shape{2048, 7168}));
+  EXPECT_EQ(find_expected(expected, "model.layers.60.mlp.shared_experts.up_proj.weight").shape,
+            (Shape{2048, 7168}));
   EXPECT_EQ(find_expected(expected, "lm_head.weight").shape, (Shape{129280, 7168}));
   EXPECT_FALSE(find_expected(expected, "lm_head.weight").fp8_scale_shape.has_value());
   const ExpectedTensor& eh_proj = find_expected(expected, "model.layers.61.eh_proj.weight");
@@ -135,11 +141,13 @@ TEST(ExpectedTensors, PublishedDeepSeekV3) {
 TEST(ExpectedTensors, PublishedDeepSeekV2Lite) {
   ModelConfig config = published_config("deepseek-v2-lite");
   std::vector<ExpectedTensor> expected = expected_tensors(config);
-  EXPECT_EQ(expected.size(), 1u + 27 * 7 + 3 + 26 * (1 + 64 * 3 + 3) + 2);  // q_proj instead of q LoRA, no bias
+  EXPECT_EQ(expected.size(),
+            1u + 27 * 7 + 3 + 26 * (1 + 64 * 3 + 3) + 2);  // q_proj instead of q LoRA, no bias
   EXPECT_EQ(find_expected(expected, "model.layers.0.self_attn.q_proj.weight").shape, (Shape{3072, 2048}));
   EXPECT_FALSE(is_expected(expected, "model.layers.0.self_attn.q_a_proj.weight"));
   EXPECT_FALSE(is_expected(expected, "model.layers.1.mlp.gate.e_score_correction_bias"));
-  EXPECT_EQ(find_expected(expected, "model.layers.1.mlp.shared_experts.gate_proj.weight").shape, (Shape{2816, 2048}));
+  EXPECT_EQ(find_expected(expected, "model.layers.1.mlp.shared_experts.gate_proj.weight").shape,
+            (Shape{2816, 2048}));
   EXPECT_EQ(find_expected(expected, "model.layers.0.mlp.gate_proj.weight").shape, (Shape{10944, 2048}));
   for (const ExpectedTensor& tensor : expected) {
     EXPECT_FALSE(tensor.fp8_scale_shape.has_value()) << tensor.name;
@@ -147,8 +155,9 @@ TEST(ExpectedTensors, PublishedDeepSeekV2Lite) {
   }
 }
 
-// The published totals: DeepSeek-V3 671B with 36.6B active (its README_WEIGHTS: "including 0.9B for the output
-// head"), 11.5B unique in the MTP module beside its copies of the embedding and head; V2-Lite 15.7B, 2.4B active.
+// The published totals: DeepSeek-V3 671B with 36.6B active (its README_WEIGHTS: "including 0.9B for the
+// output head"), 11.5B unique in the MTP module beside its copies of the embedding and head;
+// V2-Lite 15.7B, 2.4B active.
 TEST(ExpectedTensors, ParameterCountsOfThePublishedModels) {
   ModelConfig v3 = published_config("deepseek-v3");
   ParameterCount main = count_parameters(expected_tensors(v3), v3, false);
@@ -184,12 +193,14 @@ class AuditOfAModifiedCheckpoint : public ::testing::Test {
     return nlohmann::json::parse(testing::read_file(testing::fixture_folder(model) + "/config.json"));
   }
   static void erase(std::vector<std::pair<std::string, Tensor>>& tensors, const std::string& name) {
-    auto found = std::find_if(tensors.begin(), tensors.end(), [&](const auto& item) { return item.first == name; });
+    auto found =
+        std::find_if(tensors.begin(), tensors.end(), [&](const auto& item) { return item.first == name; });
     ASSERT_NE(found, tensors.end()) << name;
     tensors.erase(found);
   }
   static Tensor& find(std::vector<std::pair<std::string, Tensor>>& tensors, const std::string& name) {
-    return std::find_if(tensors.begin(), tensors.end(), [&](const auto& item) { return item.first == name; })->second;
+    return std::find_if(tensors.begin(), tensors.end(), [&](const auto& item) { return item.first == name; })
+        ->second;
   }
   std::string file() const { return folder_.file("model.safetensors"); }
 
@@ -210,15 +221,17 @@ TEST_F(AuditOfAModifiedCheckpoint, ListsEveryProblem) {
     scale = scale.reshape({4, 1});
     tensors.emplace_back("model.layers.0.self_attn.rotary_emb.inv_freq", Tensor::zeros({16}, DType::kF32));
   });
-  EXPECT_THAT(result.problems,
-              ElementsAre(HasSubstr("tensor \"model.layers.0.self_attn.kv_a_layernorm.weight\" in " + file() +
-                                    " has shape [2, 64], expected [128] from config.json"),
-                          AllOf(HasSubstr("\"model.layers.1.self_attn.q_a_proj.weight_scale_inv\" in " + file()),
-                                HasSubstr("is F32[4, 1], expected F32[2, 2]")),
-                          HasSubstr("missing tensor \"model.layers.1.self_attn.o_proj.weight_scale_inv\" (F32[2, 2])"),
-                          HasSubstr("missing tensor \"model.layers.2.mlp.experts.5.up_proj.weight\" (F8_E4M3[96, 256])"),
-                          HasSubstr("tensor \"model.norm.weight\" in " + file() +
-                                    " has dtype U16, expected BF16 / F32 / F16")));
+  EXPECT_THAT(
+      result.problems,
+      ElementsAre(
+          HasSubstr("tensor \"model.layers.0.self_attn.kv_a_layernorm.weight\" in " + file() +
+                    " has shape [2, 64], expected [128] from config.json"),
+          AllOf(HasSubstr("\"model.layers.1.self_attn.q_a_proj.weight_scale_inv\" in " + file()),
+                HasSubstr("is F32[4, 1], expected F32[2, 2]")),
+          HasSubstr("missing tensor \"model.layers.1.self_attn.o_proj.weight_scale_inv\" (F32[2, 2])"),
+          HasSubstr("missing tensor \"model.layers.2.mlp.experts.5.up_proj.weight\" (F8_E4M3[96, 256])"),
+          HasSubstr("tensor \"model.norm.weight\" in " + file() +
+                    " has dtype U16, expected BF16 / F32 / F16")));
   EXPECT_THAT(result.unused_tensors, ElementsAre("model.layers.0.self_attn.rotary_emb.inv_freq"));
 }
 

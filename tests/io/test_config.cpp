@@ -3,7 +3,6 @@
 
 #include <cmath>
 #include <functional>
-
 #include <nlohmann/json.hpp>
 
 #include "io/io_test_support.h"
@@ -13,8 +12,8 @@ namespace dsinfer {
 namespace {
 
 using ::testing::AllOf;
-using ::testing::HasSubstr;
 using testing::error_message;
+using ::testing::HasSubstr;
 
 std::string real_config_path(const std::string& name) {
   return std::string(DSINFER_TESTDATA_DIR) + "/configs/" + name + "/config.json";
@@ -128,16 +127,16 @@ TEST(ModelConfig, ParsesEveryFixtureConfig) {
     double softmax_scale;  // gen.py softmax_scale
   };
   const Expected cases[] = {
-      {"dsv3-tiny-bf16", "deepseek_v3", 192, 96, TopkMethod::kNoauxTc, ScoringFunc::kSigmoid, 4, 2, 4, 1, 2.5, false,
-       512, 0.23423177588657831},
-      {"dsv3-tiny-fp8", "deepseek_v3", 256, 192, TopkMethod::kNoauxTc, ScoringFunc::kSigmoid, 4, 2, 4, 1, 2.5, true,
-       512, 0.19124944415602058},
-      {"dsv2-lite-tiny-bf16", "deepseek_v2", 160, std::nullopt, TopkMethod::kGreedy, ScoringFunc::kSoftmax, 1, 1, 4, 2,
-       1.0, false, 512, 0.125 * std::pow(0.1 * 0.707 * std::log(40.0) + 1.0, 2)},
-      {"dsv2-tiny-bf16", "deepseek_v2", 160, 64, TopkMethod::kGroupLimitedGreedy, ScoringFunc::kSoftmax, 4, 2, 3, 2,
-       16.0, false, 512, 0.125 * std::pow(0.1 * 0.707 * std::log(40.0) + 1.0, 2)},
-      {"dsv3-tiny-fullvocab", "deepseek_v3", 16, 16, TopkMethod::kNoauxTc, ScoringFunc::kSigmoid, 4, 2, 2, 1, 2.5,
-       false, 129280, 0.25 * std::pow(0.1 * std::log(40.0) + 1.0, 2)},
+      {"dsv3-tiny-bf16", "deepseek_v3", 192, 96, TopkMethod::kNoauxTc, ScoringFunc::kSigmoid, 4, 2, 4, 1, 2.5,
+       false, 512, 0.23423177588657831},
+      {"dsv3-tiny-fp8", "deepseek_v3", 256, 192, TopkMethod::kNoauxTc, ScoringFunc::kSigmoid, 4, 2, 4, 1, 2.5,
+       true, 512, 0.19124944415602058},
+      {"dsv2-lite-tiny-bf16", "deepseek_v2", 160, std::nullopt, TopkMethod::kGreedy, ScoringFunc::kSoftmax, 1,
+       1, 4, 2, 1.0, false, 512, 0.125 * std::pow(0.1 * 0.707 * std::log(40.0) + 1.0, 2)},
+      {"dsv2-tiny-bf16", "deepseek_v2", 160, 64, TopkMethod::kGroupLimitedGreedy, ScoringFunc::kSoftmax, 4, 2,
+       3, 2, 16.0, false, 512, 0.125 * std::pow(0.1 * 0.707 * std::log(40.0) + 1.0, 2)},
+      {"dsv3-tiny-fullvocab", "deepseek_v3", 16, 16, TopkMethod::kNoauxTc, ScoringFunc::kSigmoid, 4, 2, 2, 1,
+       2.5, false, 129280, 0.25 * std::pow(0.1 * std::log(40.0) + 1.0, 2)},
   };
   for (const Expected& expected : cases) {
     SCOPED_TRACE(expected.model);
@@ -215,21 +214,35 @@ TEST(ModelConfig, EveryUnsupportedValueNamesItsField) {
       {"quantization_config.quant_method", [](auto& c) { c["quantization_config"]["quant_method"] = "awq"; },
        "unsupported value \"awq\""},
       {"quantization_config.weight_block_size",
-       [](auto& c) { c["quantization_config"]["weight_block_size"] = {64, 64}; }, "[128, 128]"},
-      {"quantization_config.weight_block_size", [](auto& c) { c["quantization_config"].erase("weight_block_size"); },
-       "is missing"},
+       [](auto& c) {
+         c["quantization_config"]["weight_block_size"] = {64, 64};
+       },
+       "[128, 128]"},
+      {"quantization_config.weight_block_size",
+       [](auto& c) { c["quantization_config"].erase("weight_block_size"); }, "is missing"},
       {"quantization_config.fmt", [](auto& c) { c["quantization_config"]["fmt"] = "e5m2"; }, "\"e5m2\""},
       {"quantization_config.activation_scheme",
        [](auto& c) { c["quantization_config"]["activation_scheme"] = "static"; }, "\"static\""},
-      {"topk_method", [](auto& c) { c["topk_method"] = "random"; }, "supported: greedy, group_limited_greedy, noaux_tc"},
+      {"topk_method", [](auto& c) { c["topk_method"] = "random"; },
+       "supported: greedy, group_limited_greedy, noaux_tc"},
       {"scoring_func", [](auto& c) { c["scoring_func"] = "relu"; }, "\"relu\""},
       {"scoring_func", [](auto& c) { c["scoring_func"] = "softmax"; }, "noaux_tc"},
       {"scoring_func", [](auto& c) { c["topk_method"] = "greedy"; }, "must be \"softmax\""},
       {"n_routed_experts", [](auto& c) { c["n_routed_experts"] = 255; }, "not divisible by n_group (8)"},
       {"topk_group", [](auto& c) { c["topk_group"] = 9; }, "more than n_group"},
       {"num_experts_per_tok", [](auto& c) { c["num_experts_per_tok"] = 0; }, "[1, n_routed_experts = 256]"},
-      {"num_experts_per_tok", [](auto& c) { c["topk_group"] = 1; c["num_experts_per_tok"] = 40; }, "32 experts"},
-      {"n_group", [](auto& c) { c["n_group"] = 256; c["topk_group"] = 8; }, "at least 2 experts per group"},
+      {"num_experts_per_tok",
+       [](auto& c) {
+         c["topk_group"] = 1;
+         c["num_experts_per_tok"] = 40;
+       },
+       "32 experts"},
+      {"n_group",
+       [](auto& c) {
+         c["n_group"] = 256;
+         c["topk_group"] = 8;
+       },
+       "at least 2 experts per group"},
       {"hidden_size", [](auto& c) { c["hidden_size"] = "big"; }, "must be an integer"},
       {"hidden_size", [](auto& c) { c["hidden_size"] = 7168.5; }, "must be an integer"},
       {"hidden_size", [](auto& c) { c["hidden_size"] = -7168; }, "outside the supported range"},
@@ -237,12 +250,14 @@ TEST(ModelConfig, EveryUnsupportedValueNamesItsField) {
       {"vocab_size", [](auto& c) { c["vocab_size"] = 18446744073709551615u; }, "outside the supported range"},
       {"qk_rope_head_dim", [](auto& c) { c["qk_rope_head_dim"] = 63; }, "must be even"},
       {"q_lora_rank", [](auto& c) { c["q_lora_rank"] = 0; }, "outside the supported range"},
-      {"first_k_dense_replace", [](auto& c) { c["first_k_dense_replace"] = 62; }, "more than num_hidden_layers"},
+      {"first_k_dense_replace", [](auto& c) { c["first_k_dense_replace"] = 62; },
+       "more than num_hidden_layers"},
       {"moe_layer_freq", [](auto& c) { c["moe_layer_freq"] = 0; }, "outside the supported range"},
       {"norm_topk_prob", [](auto& c) { c["norm_topk_prob"] = "yes"; }, "must be true or false"},
       {"rms_norm_eps", [](auto& c) { c["rms_norm_eps"] = 0; }, "must be positive"},
       {"routed_scaling_factor", [](auto& c) { c["routed_scaling_factor"] = -1; }, "must be positive"},
-      {"num_nextn_predict_layers", [](auto& c) { c["num_nextn_predict_layers"] = -1; }, "outside the supported range"},
+      {"num_nextn_predict_layers", [](auto& c) { c["num_nextn_predict_layers"] = -1; },
+       "outside the supported range"},
   };
   for (const Case& bad : cases) {
     nlohmann::json config = base;
@@ -257,8 +272,9 @@ TEST(ModelConfig, EveryUnsupportedValueNamesItsField) {
 TEST(ModelConfig, ReportsUnreadableFiles) {
   EXPECT_THAT(error_message([] { parse_model_config("{\"model_type\": ", "x/config.json"); }),
               AllOf(HasSubstr("x/config.json"), HasSubstr("not valid JSON")));
-  EXPECT_THAT(error_message([] { parse_model_config(R"({"model_type": "deepseek_v3", "hidden_size": 1e400})",
-                                                   "x/config.json"); }),
+  EXPECT_THAT(error_message([] {
+                parse_model_config(R"({"model_type": "deepseek_v3", "hidden_size": 1e400})", "x/config.json");
+              }),
               AllOf(HasSubstr("x/config.json"), HasSubstr("not valid JSON")));
   EXPECT_THAT(error_message([] { parse_model_config("[]", "x/config.json"); }),
               AllOf(HasSubstr("x/config.json"), HasSubstr("must be a JSON object")));

@@ -1,5 +1,5 @@
-// Checkpoints whose shard is a fixture shard corrupted one way: each error must name the shard file and, where
-// one is to blame, the tensor.
+// Checkpoints whose shard is a fixture shard corrupted one way: each error must name the shard file and,
+// where one is to blame, the tensor.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,8 +12,8 @@ namespace dsinfer {
 namespace {
 
 using ::testing::AllOf;
-using ::testing::HasSubstr;
 using testing::error_message;
+using ::testing::HasSubstr;
 
 constexpr const char* kModel = "dsv2-tiny-bf16";
 constexpr const char* kShard = "model-00001-of-00001.safetensors";

@@ -12,8 +12,8 @@ namespace dsinfer {
 namespace {
 
 using ::testing::AllOf;
-using ::testing::HasSubstr;
 using testing::error_message;
+using ::testing::HasSubstr;
 using testing::safetensors_image;
 
 std::shared_ptr<SafetensorsFile> parse_image(const std::string& image) {
@@ -33,8 +33,9 @@ TEST(Safetensors, WriteThenOpenRoundTripsEveryTensorAndTheMetadata) {
   scalar.data_as<uint8_t>()[0] = 7;
 
   std::string path = folder.file("round_trip.safetensors");
-  write_safetensors(path, {{"matrix", matrix}, {"vector", vector}, {"ids", ids}, {"empty", empty}, {"scalar", scalar}},
-                    {{"format", "pt"}});
+  write_safetensors(
+      path, {{"matrix", matrix}, {"vector", vector}, {"ids", ids}, {"empty", empty}, {"scalar", scalar}},
+      {{"format", "pt"}});
 
   // Header padded with spaces to a multiple of 8, as the reference writer does.
   std::string bytes = testing::read_file(path);
@@ -50,7 +51,8 @@ TEST(Safetensors, WriteThenOpenRoundTripsEveryTensorAndTheMetadata) {
   std::vector<std::string> order;
   for (const auto& entry : file->entries()) order.push_back(entry.name);
   EXPECT_EQ(order, (std::vector<std::string>{"ids", "matrix", "vector", "empty", "scalar"}));
-  for (const auto& entry : file->entries()) EXPECT_EQ(entry.data_begin % dtype_size(entry.dtype), 0u) << entry.name;
+  for (const auto& entry : file->entries())
+    EXPECT_EQ(entry.data_begin % dtype_size(entry.dtype), 0u) << entry.name;
 
   Tensor read_matrix = file->tensor("matrix");
   EXPECT_EQ(read_matrix.shape(), (Shape{2, 3}));
@@ -71,7 +73,8 @@ TEST(Safetensors, WriteThenOpenRoundTripsEveryTensorAndTheMetadata) {
 TEST(Safetensors, ViewsOutliveTheFileObjectAndReadFixtureData) {
   Tensor norm;
   {
-    auto file = SafetensorsFile::open(testing::fixture_folder("dsv3-tiny-bf16") + "/model-00001-of-00001.safetensors");
+    auto file = SafetensorsFile::open(testing::fixture_folder("dsv3-tiny-bf16") +
+                                      "/model-00001-of-00001.safetensors");
     EXPECT_EQ(file->metadata().at("format"), "pt");
     norm = file->tensor("model.norm.weight");
   }
@@ -86,20 +89,21 @@ TEST(Safetensors, ViewsOutliveTheFileObjectAndReadFixtureData) {
 }
 
 TEST(Safetensors, AcceptsEveryDtypeAndRejectsAnUnknownOne) {
-  const char* names[] = {"BOOL", "U8", "I8", "I16", "U16", "I32", "U32", "I64",
-                         "U64", "F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2"};
+  const char* names[] = {"BOOL", "U8",  "I8",   "I16", "U16", "I32",     "U32",    "I64",
+                         "U64",  "F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2"};
   for (const char* name : names) {
     DType dtype;
     ASSERT_TRUE(parse_dtype(name, &dtype)) << name;
     size_t bytes = 3 * dtype_size(dtype);
-    std::string header = std::string("{\"t\":{\"dtype\":\"") + name + "\",\"shape\":[3],\"data_offsets\":[0," +
-                         std::to_string(bytes) + "]}}";
+    std::string header = std::string("{\"t\":{\"dtype\":\"") + name +
+                         "\",\"shape\":[3],\"data_offsets\":[0," + std::to_string(bytes) + "]}}";
     auto file = parse_image(safetensors_image(header, bytes));
     EXPECT_EQ(file->entry("t").dtype, dtype) << name;
   }
   std::string message = error_message(
       [] { parse_image(safetensors_image(R"({"w":{"dtype":"F7","shape":[1],"data_offsets":[0,1]}})", 1)); });
-  EXPECT_THAT(message, AllOf(HasSubstr("test.safetensors"), HasSubstr("\"w\""), HasSubstr("unknown dtype \"F7\"")));
+  EXPECT_THAT(message,
+              AllOf(HasSubstr("test.safetensors"), HasSubstr("\"w\""), HasSubstr("unknown dtype \"F7\"")));
 }
 
 TEST(Safetensors, RejectsAFileTooShortForTheHeaderLength) {
@@ -128,9 +132,11 @@ TEST(Safetensors, RejectsAHeaderLengthBeyondTheFile) {
 TEST(Safetensors, RejectsBadJsonAndAHeaderThatIsNotAnObject) {
   EXPECT_THAT(error_message([] { parse_image(safetensors_image(R"({"w":{"dtype":"F32",)", 0)); }),
               AllOf(HasSubstr("test.safetensors"), HasSubstr("not valid JSON")));
-  // A number too large for a double is nlohmann's out_of_range, not a parse_error (found by fuzz_safetensors).
-  EXPECT_THAT(error_message([] { parse_image(safetensors_image(R"({"s":1.5E1111111111:[0]})", 0)); }),
-              AllOf(HasSubstr("test.safetensors"), HasSubstr("not valid JSON"), HasSubstr("number overflow")));
+  // A number too large for a double is nlohmann's out_of_range, not a parse_error (found by
+  // fuzz_safetensors).
+  EXPECT_THAT(
+      error_message([] { parse_image(safetensors_image(R"({"s":1.5E1111111111:[0]})", 0)); }),
+      AllOf(HasSubstr("test.safetensors"), HasSubstr("not valid JSON"), HasSubstr("number overflow")));
   EXPECT_THAT(error_message([] { parse_image(safetensors_image("[1, 2]", 0)); }),
               AllOf(HasSubstr("test.safetensors"), HasSubstr("does not start with '{'")));
   EXPECT_THAT(error_message([] { parse_image(safetensors_image(R"({"w": 3})", 0)); }),
@@ -145,8 +151,9 @@ TEST(Safetensors, RejectsInvalidUtf8InTheHeader) {
                 AllOf(HasSubstr("test.safetensors"), HasSubstr("not valid UTF-8"), HasSubstr("offset 3")));
   }
   // Valid multi-byte names are fine.
-  auto file = parse_image(
-      safetensors_image("{\"w\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1));
+  auto file = parse_image(safetensors_image(
+      "{\"w\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}",
+      1));
   EXPECT_TRUE(file->contains("w\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"));
 }
 
@@ -156,8 +163,9 @@ TEST(Safetensors, RejectsDuplicateTensorNamesAndDuplicateKeys) {
   EXPECT_THAT(error_message([&] { parse_image(safetensors_image(duplicate_names, 2)); }),
               AllOf(HasSubstr("test.safetensors"), HasSubstr("tensor name \"a\" appears more than once")));
   std::string duplicate_keys = R"({"a":{"dtype":"U8","dtype":"I8","shape":[1],"data_offsets":[0,1]}})";
-  EXPECT_THAT(error_message([&] { parse_image(safetensors_image(duplicate_keys, 1)); }),
-              AllOf(HasSubstr("test.safetensors"), HasSubstr("key \"dtype\" appears more than once inside \"a\"")));
+  EXPECT_THAT(
+      error_message([&] { parse_image(safetensors_image(duplicate_keys, 1)); }),
+      AllOf(HasSubstr("test.safetensors"), HasSubstr("key \"dtype\" appears more than once inside \"a\"")));
 }
 
 TEST(Safetensors, RejectsMetadataThatIsNotAStringMap) {
@@ -192,17 +200,20 @@ TEST(Safetensors, RejectsOverlapsGapsAndAStartOtherThanZero) {
     return error_message([&] { parse_image(safetensors_image(header, data_bytes)); });
   };
   EXPECT_THAT(message_for(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
-                          R"("b":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})", 6),
+                          R"("b":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})",
+                          6),
               AllOf(HasSubstr("test.safetensors"), HasSubstr("\"b\""), HasSubstr("overlap"),
                     HasSubstr("previous tensor \"a\" ends at 4")));
   EXPECT_THAT(message_for(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
-                          R"("b":{"dtype":"U8","shape":[4],"data_offsets":[5,9]}})", 9),
+                          R"("b":{"dtype":"U8","shape":[4],"data_offsets":[5,9]}})",
+                          9),
               AllOf(HasSubstr("test.safetensors"), HasSubstr("\"b\""), HasSubstr("gap")));
   EXPECT_THAT(message_for(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[1,5]}})", 5),
               AllOf(HasSubstr("\"a\""), HasSubstr("data section starts at 0")));
   // Two tensors with the very same span overlap too.
   EXPECT_THAT(message_for(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
-                          R"("b":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}})", 4),
+                          R"("b":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}})",
+                          4),
               AllOf(HasSubstr("\"b\""), HasSubstr("overlap")));
 }
 
@@ -213,8 +224,8 @@ TEST(Safetensors, RejectsTrailingBytesAndTruncatedData) {
               AllOf(HasSubstr("test.safetensors"), HasSubstr("1 trailing bytes")));
   EXPECT_THAT(error_message([&] { parse_image(safetensors_image(header, 12)); }),
               AllOf(HasSubstr("test.safetensors"), HasSubstr("truncated"),
-                    HasSubstr("the download is probably incomplete"), HasSubstr("tensor \"b\" ends at data byte 16"),
-                    HasSubstr("holds only 12")));
+                    HasSubstr("the download is probably incomplete"),
+                    HasSubstr("tensor \"b\" ends at data byte 16"), HasSubstr("holds only 12")));
 }
 
 TEST(Safetensors, OpenNamesTheFileForMissingAndTruncatedFiles) {
@@ -227,8 +238,9 @@ TEST(Safetensors, OpenNamesTheFileForMissingAndTruncatedFiles) {
   std::string path = folder.file("cut.safetensors");
   write_safetensors(path, {{"weight", Tensor::zeros({64, 64}, DType::kBF16)}});
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 100);
-  EXPECT_THAT(error_message([&] { SafetensorsFile::open(path); }),
-              AllOf(HasSubstr(path), HasSubstr("\"weight\""), HasSubstr("the download is probably incomplete")));
+  EXPECT_THAT(
+      error_message([&] { SafetensorsFile::open(path); }),
+      AllOf(HasSubstr(path), HasSubstr("\"weight\""), HasSubstr("the download is probably incomplete")));
   std::filesystem::resize_file(path, 0);
   EXPECT_THAT(error_message([&] { SafetensorsFile::open(path); }),
               AllOf(HasSubstr(path), HasSubstr("0 bytes"), HasSubstr("the download is probably incomplete")));
@@ -237,16 +249,21 @@ TEST(Safetensors, OpenNamesTheFileForMissingAndTruncatedFiles) {
 TEST(Safetensors, EntryNamesTheFileForAnAbsentTensor) {
   auto file = parse_image(safetensors_image(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", 1));
   EXPECT_FALSE(file->contains("b"));
-  EXPECT_THAT(error_message([&] { file->tensor("b"); }), AllOf(HasSubstr("\"b\""), HasSubstr("test.safetensors")));
+  EXPECT_THAT(error_message([&] { file->tensor("b"); }),
+              AllOf(HasSubstr("\"b\""), HasSubstr("test.safetensors")));
 }
 
 TEST(Safetensors, WriteRejectsDuplicateAndReservedNames) {
   testing::TemporaryFolder folder;
   std::string path = folder.file("bad.safetensors");
   Tensor tensor = Tensor::zeros({2}, DType::kF32);
-  EXPECT_THAT(error_message([&] { write_safetensors(path, {{"x", tensor}, {"x", tensor}}); }),
+  EXPECT_THAT(error_message([&] {
+                write_safetensors(path, {{"x", tensor}, {"x", tensor}});
+              }),
               AllOf(HasSubstr(path), HasSubstr("\"x\" is given twice")));
-  EXPECT_THAT(error_message([&] { write_safetensors(path, {{"__metadata__", tensor}}); }),
+  EXPECT_THAT(error_message([&] {
+                write_safetensors(path, {{"__metadata__", tensor}});
+              }),
               HasSubstr("not a tensor name"));
 }
 

@@ -1,12 +1,11 @@
 // Deterministic mutation fuzzing of the safetensors parser: thousands of seeded corruptions of a small valid
-// file (bit flips, byte stores, truncations, extensions, splices, header rewrites). Each must either parse with
-// every invariant holding or throw dsinfer::Error: never crash, never another exception, never a view outside
-// the file. Run under valgrind or ASan to check the "never out of bounds" part too.
+// file (bit flips, byte stores, truncations, extensions, splices, header rewrites). Each must either parse
+// with every invariant holding or throw dsinfer::Error: never crash, never another exception, never a view
+// outside the file. Run under valgrind or ASan to check the "never out of bounds" part too.
 #include <gtest/gtest.h>
 
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "io/io_test_support.h"
 #include "io/safetensors_invariants.h"
@@ -56,20 +55,31 @@ Bytes with_header(const Bytes& header, const Bytes& data) {
   return image + header + data;
 }
 
-size_t below(Random& random, size_t bound) { return bound == 0 ? 0 : random() % bound; }
+size_t below(Random& random, size_t bound) {
+  return bound == 0 ? 0 : random() % bound;
+}
 
 // Numbers that break arithmetic: zero, small, around 2^31, 2^32, 2^63, 2^64 - 1, negatives, a float.
 nlohmann::json awkward_number(Random& random) {
   switch (below(random, 9)) {
-    case 0: return 0;
-    case 1: return below(random, 64);
-    case 2: return (uint64_t{1} << 31) + below(random, 3) - 1;
-    case 3: return (uint64_t{1} << 32) + below(random, 3) - 1;
-    case 4: return (uint64_t{1} << 63) + below(random, 3) - 1;
-    case 5: return ~uint64_t{0};
-    case 6: return -static_cast<int64_t>(below(random, 5)) - 1;
-    case 7: return 1.5;
-    default: return below(random, 1 << 20);
+    case 0:
+      return 0;
+    case 1:
+      return below(random, 64);
+    case 2:
+      return (uint64_t{1} << 31) + below(random, 3) - 1;
+    case 3:
+      return (uint64_t{1} << 32) + below(random, 3) - 1;
+    case 4:
+      return (uint64_t{1} << 63) + below(random, 3) - 1;
+    case 5:
+      return ~uint64_t{0};
+    case 6:
+      return -static_cast<int64_t>(below(random, 5)) - 1;
+    case 7:
+      return 1.5;
+    default:
+      return below(random, 1 << 20);
   }
 }
 
@@ -84,10 +94,12 @@ Bytes rewrite_header(const Bytes& image, Random& random) {
   std::advance(entry, below(random, header.size()));
   std::string name = entry.key();
   if (!entry->is_object()) *entry = nlohmann::json::object();  // the edits below need an object
-  const char* dtypes[] = {"BOOL", "U8", "I8", "I16", "U16", "I32", "U32", "I64", "U64",
-                          "F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2", "F4", "bf16", ""};
+  const char* dtypes[] = {"BOOL", "U8",   "I8",  "I16", "U16",     "I32",     "U32", "I64",  "U64",
+                          "F16",  "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2", "F4",  "bf16", ""};
   switch (below(random, 10)) {
-    case 0: (*entry)["dtype"] = dtypes[below(random, std::size(dtypes))]; break;
+    case 0:
+      (*entry)["dtype"] = dtypes[below(random, std::size(dtypes))];
+      break;
     case 1:
       if ((*entry).contains("shape") && (*entry)["shape"].is_array() && !(*entry)["shape"].empty()) {
         (*entry)["shape"][below(random, (*entry)["shape"].size())] = awkward_number(random);
@@ -95,13 +107,27 @@ Bytes rewrite_header(const Bytes& image, Random& random) {
         (*entry)["shape"] = {awkward_number(random)};
       }
       break;
-    case 2: (*entry)["data_offsets"][below(random, 2)] = awkward_number(random); break;
-    case 3: (*entry)["shape"].push_back(awkward_number(random)); break;
-    case 4: header.erase(name); break;
-    case 5: header[name + "_copy"] = *entry; break;
-    case 6: header["__metadata__"] = {{"key", awkward_number(random)}}; break;
-    case 7: (*entry) = awkward_number(random); break;
-    case 8: (*entry).erase("data_offsets"); break;
+    case 2:
+      (*entry)["data_offsets"][below(random, 2)] = awkward_number(random);
+      break;
+    case 3:
+      (*entry)["shape"].push_back(awkward_number(random));
+      break;
+    case 4:
+      header.erase(name);
+      break;
+    case 5:
+      header[name + "_copy"] = *entry;
+      break;
+    case 6:
+      header["__metadata__"] = {{"key", awkward_number(random)}};
+      break;
+    case 7:
+      (*entry) = awkward_number(random);
+      break;
+    case 8:
+      (*entry).erase("data_offsets");
+      break;
     default: {
       // A repeated name: serialise by hand, which nlohmann will not do.
       Bytes text = header.dump();
@@ -116,7 +142,8 @@ Bytes rewrite_header(const Bytes& image, Random& random) {
 }
 
 Bytes mutate(Bytes image, Random& random) {
-  const char interesting[] = {0, '\xff', '"', '{', '}', ',', ':', '[', ']', '0', '9', '-', '\\', '\x80', '\xc3'};
+  const char interesting[] = {0,   '\xff', '"', '{', '}',  ',',    ':',   '[',
+                              ']', '0',    '9', '-', '\\', '\x80', '\xc3'};
   switch (below(random, 9)) {
     case 0:  // bit flips
       for (size_t flips = 1 + below(random, 8); flips > 0 && !image.empty(); --flips) {
@@ -129,9 +156,12 @@ Bytes mutate(Bytes image, Random& random) {
         image[below(random, limit)] = interesting[below(random, sizeof(interesting))];
       }
       break;
-    case 2: image.resize(below(random, image.size() + 1)); break;  // truncation
-    case 3:                                                        // trailing bytes
-      for (size_t extra = 1 + below(random, 64); extra > 0; --extra) image.push_back(static_cast<char>(random()));
+    case 2:
+      image.resize(below(random, image.size() + 1));
+      break;  // truncation
+    case 3:   // trailing bytes
+      for (size_t extra = 1 + below(random, 64); extra > 0; --extra)
+        image.push_back(static_cast<char>(random()));
       break;
     case 4: {  // splice: one chunk copied over another place
       if (image.size() < 2) break;
@@ -166,20 +196,24 @@ Bytes mutate(Bytes image, Random& random) {
     case 7: {  // bit flips in the data section only: the file stays valid, the values change
       uint64_t data_offset = 8 + header_length_of(image);
       if (image.size() >= 8 && data_offset < image.size()) {
-        image[data_offset + below(random, image.size() - data_offset)] ^= static_cast<char>(1 << below(random, 8));
+        image[data_offset + below(random, image.size() - data_offset)] ^=
+            static_cast<char>(1 << below(random, 8));
       }
       break;
     }
-    default: image = rewrite_header(image, random); break;
+    default:
+      image = rewrite_header(image, random);
+      break;
   }
   return image;
 }
 
 TEST(SafetensorsMutation, EveryMutationParsesConsistentlyOrThrowsError) {
   const Bytes seed = seed_image();
-  ASSERT_EQ(testing::safetensors_invariant_violation(*SafetensorsFile::parse("seed", seed.data(), seed.size()),
-                                                     reinterpret_cast<const uint8_t*>(seed.data()), seed.size()),
-            "");
+  ASSERT_EQ(
+      testing::safetensors_invariant_violation(*SafetensorsFile::parse("seed", seed.data(), seed.size()),
+                                               reinterpret_cast<const uint8_t*>(seed.data()), seed.size()),
+      "");
   Random random(20261129);
   int accepted = 0, rejected = 0;
   constexpr int kIterations = 20000;
