@@ -56,12 +56,12 @@ inline ModelRunnerOptions small_cache_options(const std::string& model, int page
 }
 
 // Page ids for one sequence of `length` tokens, taken from a shuffled pool so pages are not contiguous.
-inline std::vector<int32_t> scattered_pages(int num_pages, int page_size, int length, uint32_t seed, int skip = 0) {
+inline std::vector<int32_t> scattered_pages(int num_pages, int page_size, int length, uint32_t seed) {
   std::vector<int32_t> pool(num_pages);
   std::iota(pool.begin(), pool.end(), 0);
   std::shuffle(pool.begin(), pool.end(), std::mt19937(seed));
   int needed = (length + page_size - 1) / page_size;
-  return std::vector<int32_t>(pool.begin() + skip, pool.begin() + skip + needed);
+  return std::vector<int32_t>(pool.begin(), pool.begin() + needed);
 }
 
 // Runs `ids` through the runner `chunk` tokens at a time (a fresh sequence in `pages`) and returns the logits
