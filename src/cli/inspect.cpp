@@ -54,8 +54,9 @@ InspectReport inspect(const std::string& folder) {
 
 std::string with_commas(uint64_t value) {
   std::string digits = std::to_string(value);
-  for (int position = static_cast<int>(digits.size()) - 3; position > 0; position -= 3)
+  for (int position = static_cast<int>(digits.size()) - 3; position > 0; position -= 3) {
     digits.insert(position, ",");
+  }
   return digits;
 }
 

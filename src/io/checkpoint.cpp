@@ -73,8 +73,9 @@ Checkpoint Checkpoint::open(const std::string& folder) {
     std::ostringstream message;
     message << "checkpoint " << folder << " has " << problems.size() << " problems:";
     for (size_t i = 0; i < problems.size() && i < kProblemsInMessage; ++i) message << "\n  " << problems[i];
-    if (problems.size() > kProblemsInMessage)
+    if (problems.size() > kProblemsInMessage) {
       message << "\n  ... and " << problems.size() - kProblemsInMessage << " more";
+    }
     throw Error(message.str());
   }
   return checkpoint;
@@ -105,8 +106,9 @@ Checkpoint Checkpoint::open_collecting(const std::string& folder, std::vector<st
     checkpoint.listing_path_ = single_path;
     try {
       checkpoint.shards_.push_back(SafetensorsFile::open(single_path));
-      for (const auto& entry : checkpoint.shards_.back()->entries())
+      for (const auto& entry : checkpoint.shards_.back()->entries()) {
         checkpoint.shard_of_.emplace(entry.name, 0);
+      }
     } catch (const Error& failure) {
       problems->push_back(failure.what());
     }

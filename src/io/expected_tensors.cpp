@@ -129,8 +129,9 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& config) {
   } else {
     list.add_embedding("model.embed_tokens.weight", {config.vocab_size, config.hidden_size});
   }
-  for (int layer = 0; layer < config.num_hidden_layers; ++layer)
+  for (int layer = 0; layer < config.num_hidden_layers; ++layer) {
     add_decoder_layer(list, config, layer, false);
+  }
   list.set_position(-1, -1, false);
   list.add_float("model.norm.weight", {config.hidden_size});
   if (!config.tie_word_embeddings) list.add_float("lm_head.weight", {config.vocab_size, config.hidden_size});

@@ -53,8 +53,9 @@ std::string json_excerpt(const nlohmann::json& value) {
 
 SafetensorsEntry parse_entry(const std::string& label, const std::string& name, const nlohmann::json& info) {
   auto bad = [&](const auto&... parts) { fail(label, ": tensor \"", name, "\" ", parts...); };
-  if (!info.is_object())
+  if (!info.is_object()) {
     bad("must map to an object with dtype, shape and data_offsets, got ", json_excerpt(info));
+  }
   SafetensorsEntry entry;
   entry.name = name;
 
@@ -198,8 +199,9 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     void* mapping = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, descriptor, 0);
     int saved = errno;
     ::close(descriptor);
-    if (mapping == MAP_FAILED)
+    if (mapping == MAP_FAILED) {
       fail("cannot map ", path, " (", file->size_, " bytes): ", std::strerror(saved));
+    }
     file->base_ = static_cast<const uint8_t*>(mapping);
     file->mapped_ = true;
   } else {

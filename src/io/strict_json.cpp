@@ -70,8 +70,9 @@ nlohmann::json parse_strict_json(std::string_view text, const std::string& label
       ObjectFrame& frame = open_objects.back();
       std::string key = parsed.get<std::string>();
       if (!frame.keys.insert(key).second) {
-        if (open_objects.size() == 1)
+        if (open_objects.size() == 1) {
           fail(label, ": ", top_level_key_kind, " \"", key, "\" appears more than once");
+        }
         fail(label, ": key \"", key, "\" appears more than once inside \"", open_objects.front().current_key,
              "\"");
       }

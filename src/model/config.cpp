@@ -34,12 +34,51 @@ struct ModelTypeDefaults {
 
 // DeepseekV3Config's defaults describe DeepSeek-V3 itself.
 constexpr ModelTypeDefaults kDeepseekV3Defaults = {
-    129280, 7168, 18432, 2048, 61, 128, 1, 256, 8, 8, 4, 3, 1, 2.5, "noaux_tc", "sigmoid", true, 4096, 0, 1};
+    .vocab_size = 129280,
+    .hidden_size = 7168,
+    .intermediate_size = 18432,
+    .moe_intermediate_size = 2048,
+    .num_hidden_layers = 61,
+    .num_attention_heads = 128,
+    .n_shared_experts = 1,
+    .n_routed_experts = 256,
+    .num_experts_per_tok = 8,
+    .n_group = 8,
+    .topk_group = 4,
+    .first_k_dense_replace = 3,
+    .num_nextn_predict_layers = 1,
+    .routed_scaling_factor = 2.5,
+    .topk_method = "noaux_tc",
+    .scoring_func = "sigmoid",
+    .norm_topk_prob = true,
+    .max_position_embeddings = 4096,
+    .bos_token_id = 0,
+    .eos_token_id = 1,
+};
 // DeepseekV2Config's: experts None (a dense model), which is 0 here. Its topk_method default is the misspelt
-// "gready", which its own MoE gate rejects; "greedy" is what it means.
-constexpr ModelTypeDefaults kDeepseekV2Defaults = {102400,   4096,      11008, 1407, 30,     32,    0,
-                                                   0,        0,         1,     1,    0,      0,     1.0,
-                                                   "greedy", "softmax", false, 2048, 100000, 100001};
+// "gready", on which its own MoE gate fails; "greedy" is what it means.
+constexpr ModelTypeDefaults kDeepseekV2Defaults = {
+    .vocab_size = 102400,
+    .hidden_size = 4096,
+    .intermediate_size = 11008,
+    .moe_intermediate_size = 1407,
+    .num_hidden_layers = 30,
+    .num_attention_heads = 32,
+    .n_shared_experts = 0,
+    .n_routed_experts = 0,
+    .num_experts_per_tok = 0,
+    .n_group = 1,
+    .topk_group = 1,
+    .first_k_dense_replace = 0,
+    .num_nextn_predict_layers = 0,
+    .routed_scaling_factor = 1.0,
+    .topk_method = "greedy",
+    .scoring_func = "softmax",
+    .norm_topk_prob = false,
+    .max_position_embeddings = 2048,
+    .bos_token_id = 100000,
+    .eos_token_id = 100001,
+};
 
 // Reads typed fields of one JSON object, naming "LABEL: field 'PREFIX.NAME'" in every error.
 class FieldReader {
@@ -218,9 +257,6 @@ void check_consistency(const ModelConfig& config, const FieldReader& reader) {
                  "must be \"softmax\" with topk_method greedy / group_limited_greedy (sigmoid "
                  "scoring is implemented with its correction bias, topk_method \"noaux_tc\")");
   }
-  if (config.n_shared_experts > 0 && config.moe_intermediate_size < 1) {
-    reader.error("moe_intermediate_size", "must be positive");
-  }
 }
 
 }  // namespace
@@ -246,15 +282,17 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   FieldReader reader(root, label);
 
   ModelConfig config;
-  if (!reader.has("model_type"))
+  if (!reader.has("model_type")) {
     reader.error("model_type", "is missing (expected deepseek_v2 or deepseek_v3)");
+  }
   size_t model_type = reader.choice("model_type", "", {"deepseek_v2", "deepseek_v3"});
   config.model_type = model_type == 0 ? "deepseek_v2" : "deepseek_v3";
   const ModelTypeDefaults& defaults = model_type == 0 ? kDeepseekV2Defaults : kDeepseekV3Defaults;
 
   reader.choice("hidden_act", "silu", {"silu"});
-  if (reader.boolean("attention_bias", false))
+  if (reader.boolean("attention_bias", false)) {
     reader.error("attention_bias", "is true; DeepSeek MLA has no biases");
+  }
 
   config.vocab_size = reader.integer("vocab_size", defaults.vocab_size, 1, kMaxDimension);
   config.hidden_size = reader.integer("hidden_size", defaults.hidden_size, 1, kMaxDimension);
