@@ -1,7 +1,6 @@
 #include "engine/engine.h"
 
 #include <cstdio>
-#include <future>
 
 namespace dsinfer {
 
@@ -49,16 +48,19 @@ uint64_t Engine::submit(GenerationRequest input) {
 
 void Engine::abort(uint64_t request_id) { post(Command{nullptr, request_id, {}}); }
 
-bool Engine::flush_cache() {
-  auto answer = std::make_shared<std::promise<bool>>();
-  std::future<bool> result = answer->get_future();
+void Engine::flush_cache(std::function<void(bool)> done) {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) return false;
-    inbox_.push_back(Command{nullptr, 0, [answer](Scheduler& scheduler) { answer->set_value(scheduler.flush_cache()); }});
+    if (!stopping_) {
+      inbox_.push_back(Command{nullptr, 0, [done](Scheduler& scheduler) { done(scheduler.flush_cache()); }});
+      done = nullptr;
+    }
+  }
+  if (done) {
+    done(false);
+    return;
   }
   wake_.notify_one();
-  return result.get();
 }
 
 void Engine::stop() {

@@ -30,8 +30,9 @@ class Engine {
   uint64_t submit(GenerationRequest request);
   // Thread-safe; unknown or finished ids are ignored.
   void abort(uint64_t request_id);
-  // Empties the prefix cache if nothing is queued or running (blocks until the engine thread answers).
-  bool flush_cache();
+  // Empties the prefix cache if nothing is queued or running; `done(flushed)` runs on the engine thread
+  // (or at once with false when the engine is stopping).
+  void flush_cache(std::function<void(bool flushed)> done);
   // Aborts whatever is left and joins the engine thread. Idempotent.
   void stop();
 
