@@ -51,6 +51,9 @@ struct Corruption {
   std::vector<std::string> expected;             // substrings of the error besides the shard path
 };
 
+// gtest prints parameters; without this it would dump the struct's raw bytes, padding included.
+void PrintTo(const Corruption& corruption, std::ostream* out) { *out << corruption.what; }
+
 class CorruptShard : public ::testing::TestWithParam<Corruption> {};
 
 TEST_P(CorruptShard, ErrorNamesTheShardAndTheTensor) {
