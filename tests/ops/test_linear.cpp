@@ -14,20 +14,20 @@ namespace {
 
 using op_testing::RandomSource;
 
-// Reference W8A8 activation rounding: the same arithmetic as gen.py's `aq` (scale = max(amax / 448, 1e-10),
-// e4m3 round-to-nearest-even), done in float like the engine so that codes compare exactly.
+// Reference W8A8 activation rounding, gen.py's `aq`: scale = max(amax / 448, 1e-10) in float64, the quotient
+// rounded to float32 and then to e4m3 (round-to-nearest-even), times the scale in float64.
 std::vector<double> fake_quantize_reference(const Tensor& input) {
   const int64_t rows = input.dim(0), columns = input.dim(1);
   std::vector<double> result(static_cast<size_t>(rows * columns));
   for (int64_t t = 0; t < rows; ++t) {
     for (int64_t begin = 0; begin < columns; begin += 128) {
       int64_t end = std::min<int64_t>(columns, begin + 128);
-      float amax = 0.0f;
-      for (int64_t k = begin; k < end; ++k) amax = std::max(amax, std::fabs(input.data_as<float>()[t * columns + k]));
-      float scale = std::max(amax / 448.0f, 1e-10f);
+      double amax = 0.0;
+      for (int64_t k = begin; k < end; ++k) amax = std::max(amax, std::fabs(double{input.data_as<float>()[t * columns + k]}));
+      double scale = std::max(amax / 448.0, 1e-10);
       for (int64_t k = begin; k < end; ++k) {
-        float code = fp8_e4m3_to_float(float_to_fp8_e4m3(input.data_as<float>()[t * columns + k] / scale));
-        result[t * columns + k] = static_cast<double>(code) * scale;
+        float quotient = static_cast<float>(input.data_as<float>()[t * columns + k] / scale);
+        result[t * columns + k] = fp8_e4m3_to_float(float_to_fp8_e4m3(quotient)) * scale;
       }
     }
   }
@@ -135,12 +135,14 @@ TEST(QuantizeFp8, CodesScalesAndRoundTripOnPartialGroups) {
       int64_t begin = g * 128, end = std::min<int64_t>(columns, begin + 128);
       float amax = 0.0f;
       for (int64_t k = begin; k < end; ++k) amax = std::max(amax, std::fabs(input.data_as<float>()[t * columns + k]));
+      const double exact_scale = std::max(static_cast<double>(amax) / 448.0, 1e-10);
       float scale = scales.data_as<float>()[g * tokens + t];  // K-block-major
-      EXPECT_EQ(scale, std::max(amax / 448.0f, 1e-10f)) << "token " << t << " group " << g;
+      EXPECT_EQ(scale, static_cast<float>(exact_scale)) << "token " << t << " group " << g;
       for (int64_t k = begin; k < end; ++k) {
         float value = input.data_as<float>()[t * columns + k];
         float decoded = fp8_e4m3_to_float(codes.data_as<fp8_e4m3>()[t * columns + k]);
-        EXPECT_EQ(codes.data_as<fp8_e4m3>()[t * columns + k].bits, float_to_fp8_e4m3(value / scale).bits);
+        EXPECT_EQ(codes.data_as<fp8_e4m3>()[t * columns + k].bits,
+                  float_to_fp8_e4m3(static_cast<float>(value / exact_scale)).bits);
         // e4m3 keeps 3 mantissa bits: error at most half a step, 1/16 relative (or the subnormal step).
         EXPECT_LE(std::fabs(decoded * scale - value), std::max(std::fabs(value) / 16.0f, scale * 0x1p-10f) * 1.0001f);
         if (std::fabs(value) == amax && amax > 0) {

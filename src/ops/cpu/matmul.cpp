@@ -67,9 +67,9 @@ void fake_quantize_fp8_groups(const float* input, int64_t rows, int64_t columns,
   for (int64_t t = 0; t < rows; ++t) {
     for (int64_t begin = 0; begin < columns; begin += kFp8ActivationGroup) {
       int64_t count = std::min<int64_t>(kFp8ActivationGroup, columns - begin);
-      float scale = quantize_fp8_group(input + t * columns + begin, count, codes);
+      double scale = quantize_fp8_group(input + t * columns + begin, count, codes);
       float* out = output + t * columns + begin;
-      for (int64_t k = 0; k < count; ++k) out[k] = fp8_e4m3_to_float(fp8_e4m3{codes[k]}) * scale;
+      for (int64_t k = 0; k < count; ++k) out[k] = static_cast<float>(fp8_e4m3_to_float(fp8_e4m3{codes[k]}) * scale);
     }
   }
 }

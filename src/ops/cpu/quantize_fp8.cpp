@@ -15,7 +15,8 @@ void quantize_fp8_per_token_group(const Tensor& input, Tensor& output, Tensor& s
   for (int64_t t = 0; t < tokens; ++t) {
     for (int64_t group = 0, begin = 0; begin < columns; ++group, begin += kFp8ActivationGroup) {
       int64_t count = std::min<int64_t>(kFp8ActivationGroup, columns - begin);
-      group_scales[group * tokens + t] = quantize_fp8_group(in + t * columns + begin, count, codes + t * columns + begin);
+      group_scales[group * tokens + t] =
+          static_cast<float>(quantize_fp8_group(in + t * columns + begin, count, codes + t * columns + begin));
     }
   }
 }
