@@ -25,7 +25,9 @@ char32_t last_code_point(std::string_view text) {
   while (start > 0 && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
   return decode_utf8(text, start);
 }
-bool is_whitespace(char32_t code_point) { return (char_classes(code_point) & kWhitespace) != 0; }
+bool is_whitespace(char32_t code_point) {
+  return (char_classes(code_point) & kWhitespace) != 0;
+}
 
 // Start of the whitespace run that ends text (text.size() when none).
 size_t whitespace_suffix_start(std::string_view text) {
@@ -62,7 +64,8 @@ AddedToken parse_added_token(const nlohmann::json& entry, const std::string& whe
   token.content = entry["content"].get<std::string>();
   DSINFER_CHECK(token.id >= 0, where, ".id is negative");
   DSINFER_CHECK(!token.content.empty(), where, ".content is empty");
-  DSINFER_CHECK(find_invalid_utf8(token.content) == std::string_view::npos, where, ".content is not valid UTF-8");
+  DSINFER_CHECK(find_invalid_utf8(token.content) == std::string_view::npos, where,
+                ".content is not valid UTF-8");
   token.special = read_flag(entry, "special", where);
   token.single_word = read_flag(entry, "single_word", where);
   token.lstrip = read_flag(entry, "lstrip", where);

@@ -8,7 +8,8 @@
 namespace dsinfer::text {
 
 BpeModel::BpeModel(const std::unordered_map<std::string, int32_t>& vocab,
-                   const std::vector<std::pair<std::string, std::string>>& merges, const std::string& source) {
+                   const std::vector<std::pair<std::string, std::string>>& merges,
+                   const std::string& source) {
   for (unsigned byte = 0; byte < 256; ++byte) {
     const std::string spelling(byte_level_spelling(static_cast<unsigned char>(byte)));
     auto found = vocab.find(spelling);
@@ -21,7 +22,8 @@ BpeModel::BpeModel(const std::unordered_map<std::string, int32_t>& vocab,
     const auto& [left, right] = merges[rank];
     auto left_id = vocab.find(left), right_id = vocab.find(right), merged_id = vocab.find(left + right);
     DSINFER_CHECK(left_id != vocab.end() && right_id != vocab.end() && merged_id != vocab.end(), source,
-                  ": model.merges[", rank, "] '", left, " ", right, "' uses a token that is not in model.vocab");
+                  ": model.merges[", rank, "] '", left, " ", right,
+                  "' uses a token that is not in model.vocab");
     // A repeated pair takes its last rank: tokenizers collects the merges into a hash map in file order.
     merges_.insert_or_assign(pair_key(left_id->second, right_id->second),
                              Merge{static_cast<uint32_t>(rank), merged_id->second});

@@ -1,6 +1,6 @@
-// Byte-pair encoding of one pre-tokenized piece, as Hugging Face's BPE model does it: start from one symbol per
-// byte, then repeatedly merge the adjacent pair with the lowest merge rank (leftmost among equal ranks) until no
-// pair has a rank. Results are cached per piece, as in tokenizers.
+// Byte-pair encoding of one pre-tokenized piece, as Hugging Face's BPE model does it: start from one symbol
+// per byte, then repeatedly merge the adjacent pair with the lowest merge rank (leftmost among equal ranks)
+// until no pair has a rank. Results are cached per piece, as in tokenizers.
 #pragma once
 
 #include <array>
@@ -34,8 +34,8 @@ class BpeModel {
   }
   void merge_symbols(std::string_view piece, std::vector<int32_t>& ids) const;
 
-  std::array<int32_t, 256> byte_ids_{};             // id of each single byte
-  std::unordered_map<uint64_t, Merge> merges_;      // (left id, right id) -> rank and merged id
+  std::array<int32_t, 256> byte_ids_{};         // id of each single byte
+  std::unordered_map<uint64_t, Merge> merges_;  // (left id, right id) -> rank and merged id
   mutable PieceCache cache_;
 };
 

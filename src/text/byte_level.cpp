@@ -13,7 +13,7 @@ bool is_printable_byte(unsigned byte) {
 }
 
 struct Alphabet {
-  std::array<std::string, 256> spelling;     // byte -> UTF-8 of its character
+  std::array<std::string, 256> spelling;      // byte -> UTF-8 of its character
   std::array<int16_t, 0x144> byte_of_char{};  // character (< U+0144) -> byte, or -1
 };
 
@@ -34,7 +34,9 @@ const Alphabet& alphabet() {
 
 }  // namespace
 
-std::string_view byte_level_spelling(unsigned char byte) { return alphabet().spelling[byte]; }
+std::string_view byte_level_spelling(unsigned char byte) {
+  return alphabet().spelling[byte];
+}
 
 std::optional<std::string> byte_level_to_bytes(std::string_view token) {
   const Alphabet& table = alphabet();

@@ -1,5 +1,6 @@
-// GPT-2 byte-level alphabet: each of the 256 byte values is spelled as one printable character in the vocabulary
-// (printable Latin-1 bytes as themselves, the rest as U+0100..U+0143), so that BPE tokens are strings.
+// GPT-2 byte-level alphabet: each of the 256 byte values is spelled as one printable character in the
+// vocabulary (printable Latin-1 bytes as themselves, the rest as U+0100..U+0143), so that BPE tokens are
+// strings.
 #pragma once
 
 #include <optional>

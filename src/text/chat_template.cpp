@@ -22,7 +22,8 @@ std::string select_template(const nlohmann::json& config, const std::string& pat
                 " has no \"chat_template\"; give a template file instead (--chat-template FILE)");
   const auto& entry = config["chat_template"];
   if (entry.is_string()) return entry.get<std::string>();
-  DSINFER_CHECK(entry.is_array(), path, ": \"chat_template\" must be a string or a list of {\"name\", \"template\"}");
+  DSINFER_CHECK(entry.is_array(), path,
+                ": \"chat_template\" must be a string or a list of {\"name\", \"template\"}");
   std::string names;
   for (const auto& named : entry) {
     if (named.is_object() && named.value("name", "") == "default" && named.contains("template") &&
@@ -65,26 +66,31 @@ ChatTemplate ChatTemplate::from_string(std::string source, std::string name, std
   return result;
 }
 
-std::string ChatTemplate::render(const nlohmann::json& messages, const nlohmann::json& tools,
-                                 bool add_generation_prompt, const nlohmann::json& extra_context) const {
+template <typename Json>
+std::string ChatTemplate::render(const Json& messages, const SameJson<Json>& tools,
+                                 bool add_generation_prompt, const SameJson<Json>& extra_context) const {
   std::string text;
-  for (const PromptSegment& segment : render_segments(messages, tools, add_generation_prompt, extra_context)) {
+  for (const PromptSegment& segment :
+       render_segments(messages, tools, add_generation_prompt, extra_context)) {
     text += segment.text;
   }
   return text;
 }
 
-std::vector<PromptSegment> ChatTemplate::render_segments(const nlohmann::json& messages, const nlohmann::json& tools,
+template <typename Json>
+std::vector<PromptSegment> ChatTemplate::render_segments(const Json& messages, const SameJson<Json>& tools,
                                                          bool add_generation_prompt,
-                                                         const nlohmann::json& extra_context) const {
+                                                         const SameJson<Json>& extra_context) const {
   const std::string& name = parsed_->name;
   DSINFER_CHECK(messages.is_array(), name, ": messages must be an array of objects");
   DSINFER_CHECK(tools.is_null() || tools.is_array(), name, ": tools must be an array or null");
-  DSINFER_CHECK(extra_context.is_null() || extra_context.is_object(), name, ": extra context must be an object or null");
+  DSINFER_CHECK(extra_context.is_null() || extra_context.is_object(), name,
+                ": extra context must be an object or null");
   const size_t depth = limits_.max_nesting_depth;
   jinja::Dict variables;
   if (extra_context.is_object()) {
-    for (const auto& [key, value] : extra_context.items()) variables.set(key, jinja::from_json(value, true, depth));
+    for (const auto& [key, value] : extra_context.items())
+      variables.set(key, jinja::from_json(value, true, depth));
   }
   // Request data is user-supplied; the special tokens and flags come from us.
   variables.set("messages", jinja::from_json(messages, true, depth));
@@ -105,9 +111,10 @@ std::vector<PromptSegment> ChatTemplate::render_segments(const nlohmann::json& m
   return segments;
 }
 
+template <typename Json>
 ChatPrompt build_chat_prompt(const ChatTemplate& chat_template, const Tokenizer& tokenizer,
-                             const nlohmann::json& messages, const nlohmann::json& tools, bool add_generation_prompt,
-                             const nlohmann::json& extra_context) {
+                             const Json& messages, const SameJson<Json>& tools, bool add_generation_prompt,
+                             const SameJson<Json>& extra_context) {
   const std::vector<PromptSegment> segments =
       chat_template.render_segments(messages, tools, add_generation_prompt, extra_context);
   ChatPrompt prompt;
@@ -115,5 +122,15 @@ ChatPrompt build_chat_prompt(const ChatTemplate& chat_template, const Tokenizer&
   prompt.ids = tokenizer.encode_segments(segments);
   return prompt;
 }
+
+#define DSINFER_INSTANTIATE_CHAT(Json)                                                                   \
+  template std::string ChatTemplate::render(const Json&, const Json&, bool, const Json&) const;          \
+  template std::vector<PromptSegment> ChatTemplate::render_segments(const Json&, const Json&, bool,      \
+                                                                    const Json&) const;                  \
+  template ChatPrompt build_chat_prompt(const ChatTemplate&, const Tokenizer&, const Json&, const Json&, \
+                                        bool, const Json&);
+DSINFER_INSTANTIATE_CHAT(nlohmann::json)
+DSINFER_INSTANTIATE_CHAT(nlohmann::ordered_json)
+#undef DSINFER_INSTANTIATE_CHAT
 
 }  // namespace dsinfer::text

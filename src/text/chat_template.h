@@ -1,5 +1,6 @@
-// The chat template of a model: tokenizer_config.json's Jinja "chat_template" (or another file), rendered like
-// Hugging Face transformers' apply_chat_template(messages, tools=..., add_generation_prompt=..., **extra).
+// The chat template of a model: tokenizer_config.json's Jinja "chat_template" (or another file), rendered
+// like Hugging Face transformers' apply_chat_template(messages, tools=..., add_generation_prompt=...,
+// **extra).
 //
 // Deliberate difference from HF: text that comes from the request (messages, tools, extra context) is tagged
 // user-supplied, and build_chat_prompt encodes it without matching added tokens, so a message containing
@@ -8,10 +9,10 @@
 #pragma once
 
 #include <memory>
-#include <string>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <string>
+#include <type_traits>
+#include <vector>
 
 #include "text/jinja/builtins.h"
 #include "text/prompt_segment.h"
@@ -23,6 +24,10 @@ namespace jinja {
 struct ParsedTemplate;
 }
 
+// The JSON type of a call's first argument, not deduced from the others (so that nullptr converts to it).
+template <typename Json>
+using SameJson = std::type_identity_t<Json>;
+
 class ChatTemplate {
  public:
   // DIR/tokenizer_config.json's chat_template (a string, or the entry named "default" of a list), with its
@@ -32,16 +37,21 @@ class ChatTemplate {
   // tokenizer_config.json when model_dir is given, else they are "".
   static ChatTemplate from_file(const std::string& path, const std::string& model_dir = "");
   // `name` appears in error messages.
-  static ChatTemplate from_string(std::string source, std::string name, std::string bos_token, std::string eos_token,
-                                  const jinja::RenderLimits& limits = {});
+  static ChatTemplate from_string(std::string source, std::string name, std::string bos_token,
+                                  std::string eos_token, const jinja::RenderLimits& limits = {});
 
   // The prompt text. messages: array of {"role", "content", ...}; tools: array or null; extra_context: object
-  // (e.g. chat_template_kwargs) or null, its keys become template variables.
-  std::string render(const nlohmann::json& messages, const nlohmann::json& tools, bool add_generation_prompt,
-                     const nlohmann::json& extra_context) const;
+  // (e.g. chat_template_kwargs) or null, its keys become template variables. Json is nlohmann::json or
+  // nlohmann::ordered_json; only the latter keeps the request's key order where a template prints a dict
+  // (tojson), as Python does.
+  template <typename Json>
+  std::string render(const Json& messages, const SameJson<Json>& tools, bool add_generation_prompt,
+                     const SameJson<Json>& extra_context) const;
   // The same text, split into template and user-supplied segments.
-  std::vector<PromptSegment> render_segments(const nlohmann::json& messages, const nlohmann::json& tools,
-                                             bool add_generation_prompt, const nlohmann::json& extra_context) const;
+  template <typename Json>
+  std::vector<PromptSegment> render_segments(const Json& messages, const SameJson<Json>& tools,
+                                             bool add_generation_prompt,
+                                             const SameJson<Json>& extra_context) const;
 
   const jinja::RenderLimits& limits() const { return limits_; }
 
@@ -57,8 +67,9 @@ struct ChatPrompt {
   std::string text;
   std::vector<int32_t> ids;
 };
+template <typename Json>
 ChatPrompt build_chat_prompt(const ChatTemplate& chat_template, const Tokenizer& tokenizer,
-                             const nlohmann::json& messages, const nlohmann::json& tools, bool add_generation_prompt,
-                             const nlohmann::json& extra_context);
+                             const Json& messages, const SameJson<Json>& tools, bool add_generation_prompt,
+                             const SameJson<Json>& extra_context);
 
 }  // namespace dsinfer::text

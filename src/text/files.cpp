@@ -31,8 +31,8 @@ std::string special_token_content(const nlohmann::json& config, const char* key,
   if (!config.contains(key) || config[key].is_null()) return "";
   const auto& entry = config[key];
   if (entry.is_string()) return entry.get<std::string>();
-  DSINFER_CHECK(entry.is_object() && entry.contains("content") && entry["content"].is_string(), path, ": \"", key,
-                "\" must be a string or an object with a string \"content\"");
+  DSINFER_CHECK(entry.is_object() && entry.contains("content") && entry["content"].is_string(), path, ": \"",
+                key, "\" must be a string or an object with a string \"content\"");
   return entry["content"].get<std::string>();
 }
 

@@ -1,9 +1,8 @@
 // Reading the text files of a model folder, with errors that name the file.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace dsinfer::text {
 

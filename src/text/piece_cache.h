@@ -16,7 +16,8 @@ namespace dsinfer::text {
 
 class PieceCache {
  public:
-  // Pieces longer than this are not cached (as in tokenizers: long pieces are rare and would crowd the cache).
+  // Pieces longer than this are not cached (as in tokenizers: long pieces are rare and would crowd the
+  // cache).
   static constexpr size_t kMaxPieceBytes = 256;
   static constexpr size_t kShardCount = 16;
   static constexpr size_t kEntriesPerShard = 4096;

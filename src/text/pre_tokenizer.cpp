@@ -17,9 +17,9 @@ constexpr const char* kWordPattern =
     " ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+";
 
 // Per-character flags: the Unicode class bits (low byte) plus the ASCII literals the third pattern names.
-constexpr uint16_t kLineBreak = 1 << 8;    // \r or \n
-constexpr uint16_t kSpace = 1 << 9;        // the literal ' '
-constexpr uint16_t kAsciiPunct = 1 << 10;  // [!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]
+constexpr uint16_t kLineBreak = 1 << 8;     // \r or \n
+constexpr uint16_t kSpace = 1 << 9;         // the literal ' '
+constexpr uint16_t kAsciiPunct = 1 << 10;   // [!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]
 constexpr uint16_t kAsciiLetter = 1 << 11;  // [A-Za-z]
 
 const std::array<uint16_t, 128>& ascii_flags() {
@@ -29,7 +29,8 @@ const std::array<uint16_t, 128>& ascii_flags() {
       uint16_t bits = char_classes(c);
       if (c == '\r' || c == '\n') bits |= kLineBreak;
       if (c == ' ') bits |= kSpace;
-      if ((c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') || (c >= '{' && c <= '~')) {
+      if ((c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') ||
+          (c >= '{' && c <= '~')) {
         bits |= kAsciiPunct;
       }
       if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) bits |= kAsciiLetter;
@@ -94,7 +95,8 @@ size_t match_word_pattern(const uint16_t* flags, size_t i, size_t end) {
     for (size_t k = whitespace_end; k > i; --k) {
       if (flags[k - 1] & kLineBreak) return k;
     }
-    // \s+(?!\S) : all of the run at the end of the piece, else all but its last character (if that leaves one).
+    // \s+(?!\S) : all of the run at the end of the piece, else all but its last character (if that leaves
+    // one).
     if (whitespace_end == end) return end;
     if (whitespace_end - i >= 2) return whitespace_end - 1;
     // \s+
@@ -129,7 +131,9 @@ size_t match_number_pattern(const uint16_t* flags, size_t i, size_t end) {
 }
 
 // [\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+
-size_t match_cjk_pattern(const uint16_t* flags, size_t i, size_t end) { return run_end(flags, i, end, kCjkKana); }
+size_t match_cjk_pattern(const uint16_t* flags, size_t i, size_t end) {
+  return run_end(flags, i, end, kCjkKana);
+}
 
 }  // namespace
 
@@ -140,7 +144,8 @@ void check_pre_tokenizer_config(const nlohmann::json& pre_tokenizer, const std::
          "); dsinfer implements the DeepSeek-V3 sequence of three Split regexes followed by ByteLevel "
          "without regex");
   };
-  if (!pre_tokenizer.is_object() || pre_tokenizer.value("type", "") != "Sequence") unsupported("type is not Sequence");
+  if (!pre_tokenizer.is_object() || pre_tokenizer.value("type", "") != "Sequence")
+    unsupported("type is not Sequence");
   const auto& steps = pre_tokenizer.at("pretokenizers");
   if (!steps.is_array() || steps.size() != 4) unsupported("expected 4 steps");
   for (size_t index = 0; index < 3; ++index) {
@@ -168,7 +173,9 @@ void pre_tokenize(std::string_view text, std::vector<std::string_view>& pieces) 
   auto split_words = [&](size_t begin, size_t end) {
     split_isolated(flags, begin, end, match_word_pattern, emit_piece);
   };
-  auto split_cjk = [&](size_t begin, size_t end) { split_isolated(flags, begin, end, match_cjk_pattern, split_words); };
+  auto split_cjk = [&](size_t begin, size_t end) {
+    split_isolated(flags, begin, end, match_cjk_pattern, split_words);
+  };
   split_isolated(flags, 0, characters.flags.size(), match_number_pattern, split_cjk);
 }
 

@@ -17,8 +17,8 @@ struct Tokenizer::Impl {
   std::unordered_map<std::string, int32_t> vocab;  // byte-level spelled token -> id
   std::unordered_map<std::string, int32_t> added_token_ids;
   std::unique_ptr<BpeModel> bpe;
-  // tokenizers matches added tokens in two passes: those with normalized = false on the input, then those with
-  // normalized = true inside the gaps (on normalized text; the normalizer is checked to be empty).
+  // tokenizers matches added tokens in two passes: those with normalized = false on the input, then those
+  // with normalized = true inside the gaps (on normalized text; the normalizer is checked to be empty).
   std::unique_ptr<AddedTokenMatcher> raw_added_tokens;
   std::unique_ptr<AddedTokenMatcher> normalized_added_tokens;
   std::vector<std::string> bytes_of_id;  // what decode emits per id
@@ -93,8 +93,9 @@ void check_bpe_options(const nlohmann::json& model, const std::string& path) {
 
 void check_pipeline(const nlohmann::json& root, const std::string& path) {
   const auto& normalizer = root.value("normalizer", nlohmann::json());
-  const bool empty_normalizer = normalizer.is_null() || (normalizer.value("type", "") == "Sequence" &&
-                                                         normalizer.value("normalizers", nlohmann::json::array()).empty());
+  const bool empty_normalizer =
+      normalizer.is_null() || (normalizer.value("type", "") == "Sequence" &&
+                               normalizer.value("normalizers", nlohmann::json::array()).empty());
   DSINFER_CHECK(empty_normalizer, path, ": normalizer is not supported (only none or an empty Sequence)");
   check_pre_tokenizer_config(require(root, "pre_tokenizer", path), path);
   const auto& decoder = require(root, "decoder", path);
@@ -104,7 +105,8 @@ void check_pipeline(const nlohmann::json& root, const std::string& path) {
                 ": post_processor.type must be ByteLevel or absent (one that adds tokens is not supported)");
 }
 
-std::vector<std::pair<std::string, std::string>> read_merges(const nlohmann::json& merges, const std::string& path) {
+std::vector<std::pair<std::string, std::string>> read_merges(const nlohmann::json& merges,
+                                                             const std::string& path) {
   DSINFER_CHECK(merges.is_array(), path, ": model.merges must be an array");
   std::vector<std::pair<std::string, std::string>> pairs;
   pairs.reserve(merges.size());
@@ -117,8 +119,8 @@ std::vector<std::pair<std::string, std::string>> read_merges(const nlohmann::jso
                     ": model.merges[", index, "] must be two tokens separated by one space");
       pairs.emplace_back(text.substr(0, space), text.substr(space + 1));
     } else {  // ["left", "right"]
-      DSINFER_CHECK(merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string(), path,
-                    ": model.merges[", index, "] must be a string or a pair of strings");
+      DSINFER_CHECK(merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string(),
+                    path, ": model.merges[", index, "] must be a string or a pair of strings");
       pairs.emplace_back(merge[0].get<std::string>(), merge[1].get<std::string>());
     }
   }
@@ -145,12 +147,14 @@ Tokenizer Tokenizer::load(const std::string& model_dir) {
     impl->vocab.emplace(token, id.get<int32_t>());
     max_id = std::max(max_id, id.get<int32_t>());
   }
-  impl->bpe = std::make_unique<BpeModel>(impl->vocab, read_merges(require(model, "merges", path), path), path);
+  impl->bpe =
+      std::make_unique<BpeModel>(impl->vocab, read_merges(require(model, "merges", path), path), path);
 
   std::vector<AddedToken> raw_tokens, normalized_tokens;
   const auto& added_tokens = root.value("added_tokens", nlohmann::json::array());
   for (size_t index = 0; index < added_tokens.size(); ++index) {
-    AddedToken token = parse_added_token(added_tokens[index], path + ": added_tokens[" + std::to_string(index) + "]");
+    AddedToken token =
+        parse_added_token(added_tokens[index], path + ": added_tokens[" + std::to_string(index) + "]");
     max_id = std::max(max_id, token.id);
     impl->added_token_ids[token.content] = token.id;
     (token.normalized ? normalized_tokens : raw_tokens).push_back(std::move(token));
@@ -186,7 +190,8 @@ Tokenizer Tokenizer::load(const std::string& model_dir) {
   };
   resolve("bos_token", impl->bos_token, impl->bos_id);
   resolve("eos_token", impl->eos_token, impl->eos_id);
-  DSINFER_CHECK(!impl->add_bos || impl->bos_id >= 0, config_path, ": add_bos_token is true but no bos_token is set");
+  DSINFER_CHECK(!impl->add_bos || impl->bos_id >= 0, config_path,
+                ": add_bos_token is true but no bos_token is set");
   return tokenizer;
 }
 
@@ -249,16 +254,29 @@ std::string_view Tokenizer::token_bytes(int32_t id) const {
   return impl_->bytes_of_id[id];
 }
 
-int32_t Tokenizer::bos_id() const { return impl_->bos_id; }
-int32_t Tokenizer::eos_id() const { return impl_->eos_id; }
-bool Tokenizer::add_bos() const { return impl_->add_bos; }
-const std::string& Tokenizer::bos_token() const { return impl_->bos_token; }
-const std::string& Tokenizer::eos_token() const { return impl_->eos_token; }
-size_t Tokenizer::vocab_size() const { return impl_->bytes_of_id.size(); }
+int32_t Tokenizer::bos_id() const {
+  return impl_->bos_id;
+}
+int32_t Tokenizer::eos_id() const {
+  return impl_->eos_id;
+}
+bool Tokenizer::add_bos() const {
+  return impl_->add_bos;
+}
+const std::string& Tokenizer::bos_token() const {
+  return impl_->bos_token;
+}
+const std::string& Tokenizer::eos_token() const {
+  return impl_->eos_token;
+}
+size_t Tokenizer::vocab_size() const {
+  return impl_->bytes_of_id.size();
+}
 
 std::optional<int32_t> Tokenizer::token_id(std::string_view token) const {
   const std::string key(token);
-  if (auto found = impl_->added_token_ids.find(key); found != impl_->added_token_ids.end()) return found->second;
+  if (auto found = impl_->added_token_ids.find(key); found != impl_->added_token_ids.end())
+    return found->second;
   if (auto found = impl_->vocab.find(key); found != impl_->vocab.end()) return found->second;
   return std::nullopt;
 }

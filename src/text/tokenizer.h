@@ -35,9 +35,9 @@ class Tokenizer {
   // The bytes decode() emits for one id ("" for an unknown id): what the incremental detokenizer joins.
   std::string_view token_bytes(int32_t id) const;
 
-  int32_t bos_id() const;   // -1 when tokenizer_config.json names no bos_token
-  int32_t eos_id() const;   // -1 when tokenizer_config.json names no eos_token
-  bool add_bos() const;     // tokenizer_config.json add_bos_token: prepend BOS to plain-text prompts
+  int32_t bos_id() const;  // -1 when tokenizer_config.json names no bos_token
+  int32_t eos_id() const;  // -1 when tokenizer_config.json names no eos_token
+  bool add_bos() const;    // tokenizer_config.json add_bos_token: prepend BOS to plain-text prompts
   const std::string& bos_token() const;
   const std::string& eos_token() const;
   // One more than the largest token id (vocabulary plus added tokens): 128815 for DeepSeek-V3. The model's

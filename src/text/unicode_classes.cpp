@@ -77,12 +77,16 @@ uint8_t char_classes(char32_t code_point) {
   return code_point <= kMaxCodePoint ? class_table()[code_point] : 0;
 }
 
-bool is_alphanumeric(char32_t code_point) { return (char_classes(code_point) & (kLetter | kNumber)) != 0; }
+bool is_alphanumeric(char32_t code_point) {
+  return (char_classes(code_point) & (kLetter | kNumber)) != 0;
+}
 
 bool is_unassigned(char32_t code_point) {
   return utf8proc_category(static_cast<utf8proc_int32_t>(code_point)) == UTF8PROC_CATEGORY_CN;
 }
 
-const char* unicode_version() { return utf8proc_unicode_version(); }
+const char* unicode_version() {
+  return utf8proc_unicode_version();
+}
 
 }  // namespace dsinfer::text

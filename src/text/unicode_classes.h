@@ -1,7 +1,7 @@
 // Unicode character classes used by the DeepSeek-V3 pre-tokenizer regexes, looked up from utf8proc.
 //
-// Hugging Face tokenizers runs the `Split` regexes with Oniguruma, whose \p{L}, \p{N}, \p{M}, \p{P}, \p{S} are
-// Unicode general categories and whose \s is the White_Space property. We take the general category from
+// Hugging Face tokenizers runs the `Split` regexes with Oniguruma, whose \p{L}, \p{N}, \p{M}, \p{P}, \p{S}
+// are Unicode general categories and whose \s is the White_Space property. We take the general category from
 // utf8proc (Unicode 15.0 in Debian 12's utf8proc 2.8) and derive White_Space from it. Oniguruma in
 // tokenizers 0.23 follows Unicode 16.0, so the two sides differ only on code points first assigned in
 // Unicode 15.1 or 16.0 (unassigned here); tests/text/test_unicode_classes.cpp checks every code point.

@@ -44,8 +44,8 @@ size_t count_code_points(std::string_view text);
 
 // Decodes bytes the way Rust's String::from_utf8_lossy does (and so Hugging Face tokenizers' decode): every
 // "maximal subpart" of an ill-formed sequence becomes one U+FFFD (Unicode, chapter 3, "U+FFFD Substitution of
-// Maximal Subparts"). When `at_end` is false, a trailing sequence that could still become valid with more bytes
-// is left unconsumed. Appends to out and returns the number of bytes consumed.
+// Maximal Subparts"). When `at_end` is false, a trailing sequence that could still become valid with more
+// bytes is left unconsumed. Appends to out and returns the number of bytes consumed.
 size_t append_utf8_lossy(std::string_view bytes, bool at_end, std::string& out);
 
 }  // namespace dsinfer::text

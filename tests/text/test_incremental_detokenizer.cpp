@@ -49,7 +49,8 @@ TEST(IncrementalDetokenizer, RandomSequencesConcatenateToDecode) {
   const Tokenizer& tokenizer = deepseek_tokenizer();
   const std::vector<int32_t> partial_ids = partial_character_ids(tokenizer);
   std::mt19937 random(20260101);
-  std::uniform_int_distribution<int32_t> any_id(0, int32_t(tokenizer.vocab_size()) + 100);  // some unknown ids
+  std::uniform_int_distribution<int32_t> any_id(0,
+                                                int32_t(tokenizer.vocab_size()) + 100);  // some unknown ids
   std::uniform_int_distribution<size_t> pick_partial(0, partial_ids.size() - 1);
   std::uniform_int_distribution<int> coin(0, 99);
   for (int trial = 0; trial < 3000; ++trial) {
@@ -85,7 +86,9 @@ TEST(IncrementalDetokenizer, HoldsASplitCharacterUntilItCompletes) {
   EXPECT_EQ(detokenizer.push(last[0]), "你");
   // A lead byte followed by ASCII is ill-formed at once: U+FFFD, then the letter.
   EXPECT_EQ(detokenizer.push(lead[0]), "");
-  EXPECT_EQ(detokenizer.push(tokenizer.encode("A")[0]), "\xEF\xBF\xBD" "A");
+  EXPECT_EQ(detokenizer.push(tokenizer.encode("A")[0]),
+            "\xEF\xBF\xBD"
+            "A");
   // An unfinished character at the end becomes one U+FFFD.
   EXPECT_EQ(detokenizer.push(lead[0]), "");
   EXPECT_EQ(detokenizer.push(middle[0]), "");

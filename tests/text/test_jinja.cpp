@@ -45,11 +45,12 @@ TEST(Jinja, SyntaxErrorsNameLineAndColumn) {
 }
 
 TEST(Jinja, UnsupportedStatementsAreRefused) {
-  for (const char* statement : {"macro m()", "include 'x'", "import 'x' as y", "extends 'x'", "block b", "raw", "call m()",
-                                "filter upper", "with x = 1"}) {
+  for (const char* statement : {"macro m()", "include 'x'", "import 'x' as y", "extends 'x'", "block b",
+                                "raw", "call m()", "filter upper", "with x = 1"}) {
     EXPECT_CONTAINS(error_of(std::string("{% ") + statement + " %}"), "unsupported statement");
   }
-  EXPECT_CONTAINS(error_of("{% for x in y recursive %}{% endfor %}"), "recursive for loops are not supported");
+  EXPECT_CONTAINS(error_of("{% for x in y recursive %}{% endfor %}"),
+                  "recursive for loops are not supported");
   EXPECT_CONTAINS(error_of("{{ f(*args) }}"), "*args and **kwargs are not supported");
 }
 
@@ -62,8 +63,9 @@ TEST(Jinja, RuntimeErrorsNameTheirLocation) {
 
 TEST(Jinja, LoopIterationsAreBounded) {
   // 100,000 x 100,000 iterations would take hours; the default limit of a million stops it.
-  EXPECT_CONTAINS(error_of("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"),
-                  "more than 1000000 loop iterations");
+  EXPECT_CONTAINS(
+      error_of("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"),
+      "more than 1000000 loop iterations");
   RenderLimits small;
   small.max_loop_iterations = 10;
   EXPECT_CONTAINS(error_of("{% for i in range(11) %}{% endfor %}", small), "more than 10 loop iterations");
@@ -72,15 +74,18 @@ TEST(Jinja, LoopIterationsAreBounded) {
 }
 
 TEST(Jinja, OutputAndStringGrowthAreBounded) {
-  EXPECT_CONTAINS(error_of("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}"), "output is larger than");
+  EXPECT_CONTAINS(error_of("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}"),
+                  "output is larger than");
   // Doubling a string 64 times would need 2^64 bytes.
-  EXPECT_CONTAINS(error_of("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}"
-                           "{% endfor %}{{ ns.s|length }}"),
-                  "bytes of strings");
+  EXPECT_CONTAINS(
+      error_of("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}"
+               "{% endfor %}{{ ns.s|length }}"),
+      "bytes of strings");
   EXPECT_CONTAINS(error_of("{{ 'x' * 1000000000000 }}"), "bytes of strings");
-  EXPECT_CONTAINS(error_of("{% set ns = namespace(l=[1]) %}{% for i in range(64) %}{% set ns.l = ns.l + ns.l %}"
-                           "{% endfor %}"),
-                  "list or dict items");
+  EXPECT_CONTAINS(
+      error_of("{% set ns = namespace(l=[1]) %}{% for i in range(64) %}{% set ns.l = ns.l + ns.l %}"
+               "{% endfor %}"),
+      "list or dict items");
   EXPECT_CONTAINS(error_of("{{ ('x' * 100000).replace('x', 'y' * 100000) }}"), "bytes of strings");
   RenderLimits small;
   small.max_output_bytes = 5;

@@ -1,10 +1,9 @@
 // The interpreter against Python Jinja2 configured as Hugging Face transformers configures it: every row of
-// data/jinja-goldens.jsonl (made by make_jinja_goldens.py) renders to the same text, or fails where Jinja2 fails.
-// Rows cover the DeepSeek-R1 and V3 templates on many conversations and the expression language.
+// data/jinja-goldens.jsonl (made by make_jinja_goldens.py) renders to the same text, or fails where Jinja2
+// fails. Rows cover the DeepSeek-R1 and V3 templates on many conversations and the expression language.
 #include <gtest/gtest.h>
 
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "text/jinja/interpreter.h"

@@ -3,9 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "text/unicode_classes.h"
 
@@ -33,7 +32,9 @@ std::vector<uint8_t> hf_class_bits() {
   return bits;
 }
 
-TEST(UnicodeClasses, LibraryVersionIsTheOneDocumented) { EXPECT_STREQ(unicode_version(), "15.0.0"); }
+TEST(UnicodeClasses, LibraryVersionIsTheOneDocumented) {
+  EXPECT_STREQ(unicode_version(), "15.0.0");
+}
 
 // The two sides may only differ where our Unicode version (15.0) has no character yet: HF's Oniguruma
 // follows Unicode 16.0. Any other difference (a changed category, a wrong White_Space rule) fails.
@@ -45,8 +46,8 @@ TEST(UnicodeClasses, AgreeWithHuggingFaceExceptOnCodePointsNewerThanOurUnicodeVe
     if (code_point >= 0xD800 && code_point <= 0xDFFF) continue;  // not characters; cannot occur in UTF-8
     const uint8_t ours = char_classes(code_point) & kRegexClasses;
     if (ours == hf_bits[code_point]) continue;
-    ASSERT_TRUE(is_unassigned(code_point))
-        << "U+" << std::hex << uint32_t(code_point) << ": ours " << int(ours) << ", HF " << int(hf_bits[code_point]);
+    ASSERT_TRUE(is_unassigned(code_point)) << "U+" << std::hex << uint32_t(code_point) << ": ours "
+                                           << int(ours) << ", HF " << int(hf_bits[code_point]);
     ++newer_characters;
   }
   // Exactly the characters Unicode 15.1 (627) and 16.0 (5,185) added: each falls in one of the classes.
@@ -64,7 +65,7 @@ TEST(UnicodeClasses, KnownExamples) {
   EXPECT_EQ(char_classes(U'\u200B'), 0);  // zero-width space is Cf, not White_Space
   EXPECT_EQ(char_classes(U'\u4E2D'), kLetter | kCjkKana);
   EXPECT_EQ(char_classes(U'\u30FB'), kPunctuation | kCjkKana);  // katakana middle dot
-  EXPECT_EQ(char_classes(U'\u9FA6'), kLetter);                   // past the pre-tokenizer's CJK range
+  EXPECT_EQ(char_classes(U'\u9FA6'), kLetter);                  // past the pre-tokenizer's CJK range
 }
 
 }  // namespace

@@ -1,19 +1,23 @@
 // Shared helpers for the text tests: the embedded model's tokenizer (loaded once) and fixture files.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "text/tokenizer.h"
 
 namespace dsinfer::text::testing {
 
-inline std::string fixtures_dir() { return DSINFER_TESTDATA_DIR "/fixtures"; }
-inline std::string model_dir() { return fixtures_dir() + "/dsv3-tiny-fullvocab"; }
+inline std::string fixtures_dir() {
+  return DSINFER_TESTDATA_DIR "/fixtures";
+}
+inline std::string model_dir() {
+  return fixtures_dir() + "/dsv3-tiny-fullvocab";
+}
 
 inline const Tokenizer& deepseek_tokenizer() {
   static const Tokenizer tokenizer = Tokenizer::load(model_dir());

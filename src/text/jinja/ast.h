@@ -17,22 +17,22 @@ struct Expression;
 using ExpressionPointer = std::unique_ptr<Expression>;
 
 enum class ExpressionKind {
-  kLiteral,      // literal
-  kName,         // name
-  kList,         // operands: the items (also tuples)
-  kDict,         // operands: key0, value0, key1, value1, ...
-  kAttribute,    // operands[0].name
-  kSubscript,    // operands[0][operands[1]]
-  kSlice,        // operands[0][operands[1]:operands[2]:operands[3]]; absent parts are null
-  kCall,         // operands[0](operands[1..], keywords)
-  kFilter,       // operands[0] | filter(operands[1..], keywords)
-  kTest,         // operands[0] is [not] test(operands[1..], keywords)
-  kNegate,       // -operands[0]
-  kNot,          // not operands[0]
-  kAnd,          // operands[0] and operands[1]
-  kOr,           // operands[0] or operands[1]
-  kBinary,       // operands[0] <name> operands[1] for + - * / // % ** ~
-  kCompare,      // operands[0] <comparisons[0]> operands[1] <comparisons[1]> operands[2] ... (Python chaining)
+  kLiteral,    // literal
+  kName,       // name
+  kList,       // operands: the items (also tuples)
+  kDict,       // operands: key0, value0, key1, value1, ...
+  kAttribute,  // operands[0].name
+  kSubscript,  // operands[0][operands[1]]
+  kSlice,      // operands[0][operands[1]:operands[2]:operands[3]]; absent parts are null
+  kCall,       // operands[0](operands[1..], keywords)
+  kFilter,     // operands[0] | filter(operands[1..], keywords)
+  kTest,       // operands[0] is [not] test(operands[1..], keywords)
+  kNegate,     // -operands[0]
+  kNot,        // not operands[0]
+  kAnd,        // operands[0] and operands[1]
+  kOr,         // operands[0] or operands[1]
+  kBinary,     // operands[0] <name> operands[1] for + - * / // % ** ~
+  kCompare,    // operands[0] <comparisons[0]> operands[1] <comparisons[1]> operands[2] ... (Python chaining)
   kConditional,  // operands[0] if operands[1] else operands[2] (operands[2] null: Undefined)
 };
 

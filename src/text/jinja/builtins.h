@@ -58,10 +58,13 @@ struct CallArguments {
 // rejects unknown or repeated ones.
 class ArgumentReader {
  public:
-  ArgumentReader(CallArguments& arguments, std::string_view function, std::vector<std::string_view> parameters);
+  ArgumentReader(CallArguments& arguments, std::string_view function,
+                 std::vector<std::string_view> parameters);
   // The argument for parameter `index`, or nullptr when not given.
   const Value* find(size_t index) const { return bound_[index]; }
-  Value get(size_t index, Value fallback) const { return bound_[index] ? *bound_[index] : std::move(fallback); }
+  Value get(size_t index, Value fallback) const {
+    return bound_[index] ? *bound_[index] : std::move(fallback);
+  }
   const Value& required(size_t index) const;
 
  private:
@@ -89,7 +92,8 @@ Value get_attribute(const Value& object, const std::string& name);
 // object[key]: list index (negative from the end), dict key, str character; Undefined when missing.
 Value get_item(const Value& object, const Value& key);
 // object[start:stop:step] of a list or str (each bound may be None).
-Value get_slice(const Value& object, const Value& start, const Value& stop, const Value& step, RenderBudget& budget);
+Value get_slice(const Value& object, const Value& start, const Value& stop, const Value& step,
+                RenderBudget& budget);
 
 // Arithmetic and concatenation: + - * / // % ** and ~.
 Value apply_binary_operator(std::string_view op, const Value& left, const Value& right, RenderBudget& budget);

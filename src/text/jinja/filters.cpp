@@ -25,10 +25,18 @@ Value filter_string(const Value& input, CallArguments& arguments) {
   return Value(to_output_string(input));
 }
 
-Value filter_trim(const Value& input, CallArguments& arguments) { return call_string_method(input, "strip", arguments); }
-Value filter_upper(const Value& input, CallArguments& arguments) { return call_string_method(input, "upper", arguments); }
-Value filter_lower(const Value& input, CallArguments& arguments) { return call_string_method(input, "lower", arguments); }
-Value filter_title(const Value& input, CallArguments& arguments) { return call_string_method(input, "title", arguments); }
+Value filter_trim(const Value& input, CallArguments& arguments) {
+  return call_string_method(input, "strip", arguments);
+}
+Value filter_upper(const Value& input, CallArguments& arguments) {
+  return call_string_method(input, "upper", arguments);
+}
+Value filter_lower(const Value& input, CallArguments& arguments) {
+  return call_string_method(input, "lower", arguments);
+}
+Value filter_title(const Value& input, CallArguments& arguments) {
+  return call_string_method(input, "title", arguments);
+}
 Value filter_capitalize(const Value& input, CallArguments& arguments) {
   return call_string_method(input, "capitalize", arguments);
 }
@@ -39,7 +47,8 @@ Value filter_replace(const Value& input, CallArguments& arguments) {
 Value filter_default(const Value& input, CallArguments& arguments) {
   ArgumentReader reader(arguments, "default", {"default_value", "boolean"});
   const bool use_falsy = reader.get(1, Value(false)).truthy();
-  if (input.is_undefined() || (use_falsy && !input.truthy())) return reader.get(0, Value::from_template_text(""));
+  if (input.is_undefined() || (use_falsy && !input.truthy()))
+    return reader.get(0, Value::from_template_text(""));
   return input;
 }
 
@@ -64,10 +73,12 @@ Value filter_tojson(const Value& input, CallArguments& arguments) {
   ArgumentReader reader(arguments, "tojson", {"indent"});
   const Value indent = reader.get(0, Value::none());
   if (!indent.is_none() && !indent.is_integer()) fail_template("tojson(): indent must be an integer or None");
-  std::string json = to_json_text(input, indent.is_none() ? -1 : int(std::max<int64_t>(0, indent.as_integer())));
+  std::string json =
+      to_json_text(input, indent.is_none() ? -1 : int(std::max<int64_t>(0, indent.as_integer())));
   arguments.budget->charge_bytes(json.size());
   // The JSON holds user text if any string in the input did.
-  return Value(has_user_text(input) ? TaggedString::from_user(std::move(json)) : TaggedString::from_template(std::move(json)));
+  return Value(has_user_text(input) ? TaggedString::from_user(std::move(json))
+                                    : TaggedString::from_template(std::move(json)));
 }
 
 Value filter_first(const Value& input, CallArguments& arguments) {
@@ -146,7 +157,8 @@ Value filter_float(const Value& input, CallArguments& arguments) {
 Value filter_abs(const Value& input, CallArguments& arguments) {
   ArgumentReader(arguments, "abs", {});
   if (input.is_float()) return Value(std::fabs(input.as_float()));
-  if (input.is_number()) return input.as_integer() < 0 ? negate(Value(input.as_integer())) : Value(input.as_integer());
+  if (input.is_number())
+    return input.as_integer() < 0 ? negate(Value(input.as_integer())) : Value(input.as_integer());
   fail_template("abs(): needs a number, not ", input.type_name());
 }
 
@@ -159,8 +171,10 @@ Value filter_indent(const Value& input, CallArguments& arguments) {
   ArgumentReader reader(arguments, "indent", {"width", "first", "blank"});
   const Value width = reader.get(0, Value(int64_t{4}));
   const std::string padding =
-      width.is_string() ? width.text() : std::string(size_t(std::clamp<int64_t>(width.as_integer(), 0, 1024)), ' ');
-  const bool indent_first = reader.get(1, Value(false)).truthy(), indent_blank = reader.get(2, Value(false)).truthy();
+      width.is_string() ? width.text()
+                        : std::string(size_t(std::clamp<int64_t>(width.as_integer(), 0, 1024)), ' ');
+  const bool indent_first = reader.get(1, Value(false)).truthy(),
+             indent_blank = reader.get(2, Value(false)).truthy();
   const TaggedString text = to_output_string(input);
   std::string out;
   size_t begin = 0;
@@ -185,7 +199,8 @@ Value filter_indent(const Value& input, CallArguments& arguments) {
 CallArguments forward_arguments(const CallArguments& arguments, size_t skip) {
   CallArguments forwarded;
   forwarded.budget = arguments.budget;
-  for (size_t i = skip; i < arguments.positional.size(); ++i) forwarded.positional.push_back(arguments.positional[i]);
+  for (size_t i = skip; i < arguments.positional.size(); ++i)
+    forwarded.positional.push_back(arguments.positional[i]);
   return forwarded;
 }
 
@@ -224,9 +239,15 @@ Value filter_by_test(const Value& input, CallArguments& arguments, bool by_attri
   arguments.budget->charge_items(kept.size());
   return Value(std::move(kept));
 }
-Value filter_select(const Value& input, CallArguments& arguments) { return filter_by_test(input, arguments, false, true); }
-Value filter_reject(const Value& input, CallArguments& arguments) { return filter_by_test(input, arguments, false, false); }
-Value filter_selectattr(const Value& input, CallArguments& arguments) { return filter_by_test(input, arguments, true, true); }
+Value filter_select(const Value& input, CallArguments& arguments) {
+  return filter_by_test(input, arguments, false, true);
+}
+Value filter_reject(const Value& input, CallArguments& arguments) {
+  return filter_by_test(input, arguments, false, false);
+}
+Value filter_selectattr(const Value& input, CallArguments& arguments) {
+  return filter_by_test(input, arguments, true, true);
+}
 Value filter_rejectattr(const Value& input, CallArguments& arguments) {
   return filter_by_test(input, arguments, true, false);
 }
@@ -268,7 +289,8 @@ Value filter_unique(const Value& input, CallArguments& arguments) {
   ArgumentReader(arguments, "unique", {});
   List unique;
   for (const Value& item : iterate(input)) {
-    if (std::none_of(unique.begin(), unique.end(), [&](const Value& kept) { return values_equal(kept, item); })) {
+    if (std::none_of(unique.begin(), unique.end(),
+                     [&](const Value& kept) { return values_equal(kept, item); })) {
       unique.push_back(item);
     }
   }
@@ -281,42 +303,81 @@ struct NamedFilter {
   FilterFunction filter;
 };
 constexpr NamedFilter kFilters[] = {
-    {"length", filter_length},       {"count", filter_length},         {"string", filter_string},
-    {"trim", filter_trim},           {"upper", filter_upper},          {"lower", filter_lower},
-    {"title", filter_title},         {"capitalize", filter_capitalize}, {"replace", filter_replace},
-    {"default", filter_default},     {"d", filter_default},            {"join", filter_join},
-    {"tojson", filter_tojson},       {"first", filter_first},          {"last", filter_last},
-    {"list", filter_list},           {"items", filter_items},          {"reverse", filter_reverse},
-    {"int", filter_int},             {"float", filter_float},          {"abs", filter_abs},
-    {"safe", filter_safe},           {"indent", filter_indent},        {"select", filter_select},
-    {"reject", filter_reject},       {"selectattr", filter_selectattr}, {"rejectattr", filter_rejectattr},
-    {"map", filter_map},             {"unique", filter_unique},
+    {"length", filter_length},
+    {"count", filter_length},
+    {"string", filter_string},
+    {"trim", filter_trim},
+    {"upper", filter_upper},
+    {"lower", filter_lower},
+    {"title", filter_title},
+    {"capitalize", filter_capitalize},
+    {"replace", filter_replace},
+    {"default", filter_default},
+    {"d", filter_default},
+    {"join", filter_join},
+    {"tojson", filter_tojson},
+    {"first", filter_first},
+    {"last", filter_last},
+    {"list", filter_list},
+    {"items", filter_items},
+    {"reverse", filter_reverse},
+    {"int", filter_int},
+    {"float", filter_float},
+    {"abs", filter_abs},
+    {"safe", filter_safe},
+    {"indent", filter_indent},
+    {"select", filter_select},
+    {"reject", filter_reject},
+    {"selectattr", filter_selectattr},
+    {"rejectattr", filter_rejectattr},
+    {"map", filter_map},
+    {"unique", filter_unique},
 };
 
 // Tests.
 const Value& single_argument(CallArguments& arguments, const char* test) {
-  if (arguments.positional.size() != 1 || !arguments.keywords.empty()) fail_template("test ", test, " takes one argument");
+  if (arguments.positional.size() != 1 || !arguments.keywords.empty())
+    fail_template("test ", test, " takes one argument");
   return arguments.positional[0];
 }
 void no_arguments(CallArguments& arguments, const char* test) {
-  if (!arguments.positional.empty() || !arguments.keywords.empty()) fail_template("test ", test, " takes no arguments");
+  if (!arguments.positional.empty() || !arguments.keywords.empty())
+    fail_template("test ", test, " takes no arguments");
 }
 
-bool test_defined(const Value& input, CallArguments& arguments) { return no_arguments(arguments, "defined"), !input.is_undefined(); }
-bool test_undefined(const Value& input, CallArguments& arguments) { return no_arguments(arguments, "undefined"), input.is_undefined(); }
-bool test_none(const Value& input, CallArguments& arguments) { return no_arguments(arguments, "none"), input.is_none(); }
-bool test_boolean(const Value& input, CallArguments& arguments) { return no_arguments(arguments, "boolean"), input.is_boolean(); }
+bool test_defined(const Value& input, CallArguments& arguments) {
+  return no_arguments(arguments, "defined"), !input.is_undefined();
+}
+bool test_undefined(const Value& input, CallArguments& arguments) {
+  return no_arguments(arguments, "undefined"), input.is_undefined();
+}
+bool test_none(const Value& input, CallArguments& arguments) {
+  return no_arguments(arguments, "none"), input.is_none();
+}
+bool test_boolean(const Value& input, CallArguments& arguments) {
+  return no_arguments(arguments, "boolean"), input.is_boolean();
+}
 bool test_true(const Value& input, CallArguments& arguments) {
   return no_arguments(arguments, "true"), input.is_boolean() && input.as_boolean();
 }
 bool test_false(const Value& input, CallArguments& arguments) {
   return no_arguments(arguments, "false"), input.is_boolean() && !input.as_boolean();
 }
-bool test_integer(const Value& input, CallArguments& arguments) { return no_arguments(arguments, "integer"), input.is_integer(); }
-bool test_float(const Value& input, CallArguments& arguments) { return no_arguments(arguments, "float"), input.is_float(); }
-bool test_number(const Value& input, CallArguments& arguments) { return no_arguments(arguments, "number"), input.is_number(); }
-bool test_string(const Value& input, CallArguments& arguments) { return no_arguments(arguments, "string"), input.is_string(); }
-bool test_mapping(const Value& input, CallArguments& arguments) { return no_arguments(arguments, "mapping"), input.is_dict(); }
+bool test_integer(const Value& input, CallArguments& arguments) {
+  return no_arguments(arguments, "integer"), input.is_integer();
+}
+bool test_float(const Value& input, CallArguments& arguments) {
+  return no_arguments(arguments, "float"), input.is_float();
+}
+bool test_number(const Value& input, CallArguments& arguments) {
+  return no_arguments(arguments, "number"), input.is_number();
+}
+bool test_string(const Value& input, CallArguments& arguments) {
+  return no_arguments(arguments, "string"), input.is_string();
+}
+bool test_mapping(const Value& input, CallArguments& arguments) {
+  return no_arguments(arguments, "mapping"), input.is_dict();
+}
 bool test_iterable(const Value& input, CallArguments& arguments) {
   no_arguments(arguments, "iterable");
   return input.is_list() || input.is_dict() || input.is_string() || input.is_undefined();
@@ -325,20 +386,36 @@ bool test_sequence(const Value& input, CallArguments& arguments) {
   no_arguments(arguments, "sequence");
   return input.is_list() || input.is_dict() || input.is_string();
 }
-bool test_callable(const Value& input, CallArguments& arguments) { return no_arguments(arguments, "callable"), input.is_callable(); }
+bool test_callable(const Value& input, CallArguments& arguments) {
+  return no_arguments(arguments, "callable"), input.is_callable();
+}
 bool test_sameas(const Value& input, CallArguments& arguments) {
   // Python identity; only None, True and False are the same object whenever they are equal.
   const Value& other = single_argument(arguments, "sameas");
   return (input.is_none() && other.is_none()) ||
          (input.is_boolean() && other.is_boolean() && input.as_boolean() == other.as_boolean());
 }
-bool test_eq(const Value& input, CallArguments& arguments) { return compare("==", input, single_argument(arguments, "eq")); }
-bool test_ne(const Value& input, CallArguments& arguments) { return compare("!=", input, single_argument(arguments, "ne")); }
-bool test_lt(const Value& input, CallArguments& arguments) { return compare("<", input, single_argument(arguments, "lt")); }
-bool test_le(const Value& input, CallArguments& arguments) { return compare("<=", input, single_argument(arguments, "le")); }
-bool test_gt(const Value& input, CallArguments& arguments) { return compare(">", input, single_argument(arguments, "gt")); }
-bool test_ge(const Value& input, CallArguments& arguments) { return compare(">=", input, single_argument(arguments, "ge")); }
-bool test_in(const Value& input, CallArguments& arguments) { return contains(single_argument(arguments, "in"), input); }
+bool test_eq(const Value& input, CallArguments& arguments) {
+  return compare("==", input, single_argument(arguments, "eq"));
+}
+bool test_ne(const Value& input, CallArguments& arguments) {
+  return compare("!=", input, single_argument(arguments, "ne"));
+}
+bool test_lt(const Value& input, CallArguments& arguments) {
+  return compare("<", input, single_argument(arguments, "lt"));
+}
+bool test_le(const Value& input, CallArguments& arguments) {
+  return compare("<=", input, single_argument(arguments, "le"));
+}
+bool test_gt(const Value& input, CallArguments& arguments) {
+  return compare(">", input, single_argument(arguments, "gt"));
+}
+bool test_ge(const Value& input, CallArguments& arguments) {
+  return compare(">=", input, single_argument(arguments, "ge"));
+}
+bool test_in(const Value& input, CallArguments& arguments) {
+  return contains(single_argument(arguments, "in"), input);
+}
 bool test_odd(const Value& input, CallArguments& arguments) {
   no_arguments(arguments, "odd");
   if (!input.is_integer()) fail_template("test odd needs an integer");
@@ -358,11 +435,13 @@ bool test_divisibleby(const Value& input, CallArguments& arguments) {
 }
 bool test_lower(const Value& input, CallArguments& arguments) {
   no_arguments(arguments, "lower");
-  return input.is_string() && find_method(input, "lower").as_callable().call(arguments).text() == input.text();
+  return input.is_string() &&
+         find_method(input, "lower").as_callable().call(arguments).text() == input.text();
 }
 bool test_upper(const Value& input, CallArguments& arguments) {
   no_arguments(arguments, "upper");
-  return input.is_string() && find_method(input, "upper").as_callable().call(arguments).text() == input.text();
+  return input.is_string() &&
+         find_method(input, "upper").as_callable().call(arguments).text() == input.text();
 }
 
 struct NamedTest {
@@ -370,15 +449,42 @@ struct NamedTest {
   TestFunction test;
 };
 constexpr NamedTest kTests[] = {
-    {"defined", test_defined},   {"undefined", test_undefined}, {"none", test_none},         {"boolean", test_boolean},
-    {"true", test_true},         {"false", test_false},         {"integer", test_integer},   {"float", test_float},
-    {"number", test_number},     {"string", test_string},       {"mapping", test_mapping},   {"iterable", test_iterable},
-    {"sequence", test_sequence}, {"callable", test_callable},   {"sameas", test_sameas},     {"eq", test_eq},
-    {"equalto", test_eq},        {"==", test_eq},               {"ne", test_ne},             {"!=", test_ne},
-    {"lt", test_lt},             {"lessthan", test_lt},         {"<", test_lt},              {"le", test_le},
-    {"<=", test_le},             {"gt", test_gt},               {"greaterthan", test_gt},    {">", test_gt},
-    {"ge", test_ge},             {">=", test_ge},               {"in", test_in},             {"odd", test_odd},
-    {"even", test_even},         {"divisibleby", test_divisibleby}, {"lower", test_lower},   {"upper", test_upper},
+    {"defined", test_defined},
+    {"undefined", test_undefined},
+    {"none", test_none},
+    {"boolean", test_boolean},
+    {"true", test_true},
+    {"false", test_false},
+    {"integer", test_integer},
+    {"float", test_float},
+    {"number", test_number},
+    {"string", test_string},
+    {"mapping", test_mapping},
+    {"iterable", test_iterable},
+    {"sequence", test_sequence},
+    {"callable", test_callable},
+    {"sameas", test_sameas},
+    {"eq", test_eq},
+    {"equalto", test_eq},
+    {"==", test_eq},
+    {"ne", test_ne},
+    {"!=", test_ne},
+    {"lt", test_lt},
+    {"lessthan", test_lt},
+    {"<", test_lt},
+    {"le", test_le},
+    {"<=", test_le},
+    {"gt", test_gt},
+    {"greaterthan", test_gt},
+    {">", test_gt},
+    {"ge", test_ge},
+    {">=", test_ge},
+    {"in", test_in},
+    {"odd", test_odd},
+    {"even", test_even},
+    {"divisibleby", test_divisibleby},
+    {"lower", test_lower},
+    {"upper", test_upper},
 };
 
 // Global functions.
@@ -409,7 +515,8 @@ Value global_range(CallArguments& arguments) {
 
 Value global_namespace(CallArguments& arguments) {
   auto result = std::make_shared<Namespace>();
-  if (arguments.positional.size() > 1) fail_template("namespace() takes at most one positional argument (a dict)");
+  if (arguments.positional.size() > 1)
+    fail_template("namespace() takes at most one positional argument (a dict)");
   if (!arguments.positional.empty()) {
     if (!arguments.positional[0].is_dict()) fail_template("namespace() positional argument must be a dict");
     result->attributes = arguments.positional[0].as_dict();
@@ -428,7 +535,8 @@ Value global_dict(CallArguments& arguments) {
 
 Value global_raise_exception(CallArguments& arguments) {
   ArgumentReader reader(arguments, "raise_exception", {"message"});
-  fail_template("the template raised an error: ", to_output_string(reader.get(0, Value::from_template_text(""))).text);
+  fail_template("the template raised an error: ",
+                to_output_string(reader.get(0, Value::from_template_text(""))).text);
 }
 
 Value make_global(const char* name, Value (*function)(CallArguments&)) {

@@ -32,8 +32,8 @@ class Interpreter {
     }
     output_.append(text);
     if (output_.text.size() > budget_.limits().max_output_bytes) {
-      error_at(where, "the template output is larger than " + std::to_string(budget_.limits().max_output_bytes) +
-                          " bytes");
+      error_at(where, "the template output is larger than " +
+                          std::to_string(budget_.limits().max_output_bytes) + " bytes");
     }
   }
 
@@ -103,7 +103,8 @@ class Interpreter {
       } catch (const TemplateError& error) {
         error_at(statement.location, error.what());
       }
-      // Each iteration starts from the enclosing scope: a set inside the body does not leak out (use namespace).
+      // Each iteration starts from the enclosing scope: a set inside the body does not leak out (use
+      // namespace).
       scopes_.emplace_back();
       bind_targets(statement, items[size_t(index)]);
       Dict loop;
@@ -132,7 +133,8 @@ class Interpreter {
       error_at(statement.location, "cannot unpack " + std::string(item.type_name()) + " into " +
                                        std::to_string(statement.targets.size()) + " loop variables");
     }
-    for (size_t i = 0; i < statement.targets.size(); ++i) scopes_.back().set(statement.targets[i], item.as_list()[i]);
+    for (size_t i = 0; i < statement.targets.size(); ++i)
+      scopes_.back().set(statement.targets[i], item.as_list()[i]);
   }
 
   void execute_set(const Statement& statement) {
@@ -153,7 +155,8 @@ class Interpreter {
     const Value target = lookup(statement.targets[0]);
     if (!target.is_namespace()) {
       error_at(statement.location, "cannot set attribute '" + statement.target_attribute + "' of '" +
-                                       statement.targets[0] + "': only namespace() objects have assignable attributes");
+                                       statement.targets[0] +
+                                       "': only namespace() objects have assignable attributes");
     }
     target.as_namespace().attributes.set(statement.target_attribute, std::move(value));
   }
@@ -172,7 +175,8 @@ class Interpreter {
     for (size_t i = first_positional; i < expression.operands.size(); ++i) {
       arguments.positional.push_back(evaluate(*expression.operands[i]));
     }
-    for (const auto& [name, argument] : expression.keywords) arguments.keywords.emplace_back(name, evaluate(*argument));
+    for (const auto& [name, argument] : expression.keywords)
+      arguments.keywords.emplace_back(name, evaluate(*argument));
     return arguments;
   }
 
@@ -263,7 +267,8 @@ class Interpreter {
       }
       case ExpressionKind::kConditional:
         if (evaluate(*operands[1]).truthy()) return evaluate(*operands[0]);
-        return operands[2] ? evaluate(*operands[2]) : Value::undefined("the conditional expression has no else");
+        return operands[2] ? evaluate(*operands[2])
+                           : Value::undefined("the conditional expression has no else");
     }
     fail_template("unknown expression");
   }
@@ -276,7 +281,8 @@ class Interpreter {
 
 }  // namespace
 
-TaggedString render_template(const ParsedTemplate& parsed, const Dict& variables, const RenderLimits& limits) {
+TaggedString render_template(const ParsedTemplate& parsed, const Dict& variables,
+                             const RenderLimits& limits) {
   return Interpreter(parsed, variables, limits).run();
 }
 

@@ -9,7 +9,9 @@
 namespace dsinfer::text::jinja {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 std::string normalize_newlines(std::string_view text) {
   std::string out;
@@ -120,12 +122,15 @@ class Lexer {
     tokens_.push_back({is_output ? TokenKind::kOutputBegin : TokenKind::kStatementBegin, "", location(tag)});
     while (true) {
       while (position_ < source_.size() && is_space(source_[position_])) ++position_;
-      if (position_ >= source_.size()) error_at(tag, std::string("tag is not closed with ") + std::string(closer));
+      if (position_ >= source_.size())
+        error_at(tag, std::string("tag is not closed with ") + std::string(closer));
       const std::string_view rest = source_.substr(position_);
-      const bool modified_close = (rest.starts_with('-') || rest.starts_with('+')) && rest.substr(1).starts_with(closer);
+      const bool modified_close =
+          (rest.starts_with('-') || rest.starts_with('+')) && rest.substr(1).starts_with(closer);
       if (rest.starts_with(closer) || modified_close) {
         const char modifier = modified_close ? rest[0] : '\0';
-        tokens_.push_back({is_output ? TokenKind::kOutputEnd : TokenKind::kStatementEnd, "", location(position_)});
+        tokens_.push_back(
+            {is_output ? TokenKind::kOutputEnd : TokenKind::kStatementEnd, "", location(position_)});
         position_ += closer.size() + (modified_close ? 1 : 0);
         strip_next_text_ = modifier == '-';
         trim_next_newline_ = !is_output && modifier == '\0';  // trim_blocks: block tags only
@@ -143,15 +148,16 @@ class Lexer {
              (std::isalnum(static_cast<unsigned char>(source_[position_])) || source_[position_] == '_')) {
         ++position_;
       }
-      tokens_.push_back({TokenKind::kName, std::string(source_.substr(start, position_ - start)), location(start)});
+      tokens_.push_back(
+          {TokenKind::kName, std::string(source_.substr(start, position_ - start)), location(start)});
     } else if (std::isdigit(static_cast<unsigned char>(c))) {
       lex_number();
     } else if (c == '\'' || c == '"') {
       lex_string();
     } else {
-      static constexpr std::string_view kOperators[] = {"**", "//", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%",
-                                                        "~",  "<",  ">",  "=",  "|",  ".",  ",", ":", "(", ")", "[",
-                                                        "]",  "{",  "}"};
+      static constexpr std::string_view kOperators[] = {"**", "//", "==", "!=", "<=", ">=", "+", "-", "*",
+                                                        "/",  "%",  "~",  "<",  ">",  "=",  "|", ".", ",",
+                                                        ":",  "(",  ")",  "[",  "]",  "{",  "}"};
       for (std::string_view op : kOperators) {
         if (source_.substr(position_).starts_with(op)) {
           position_ += op.size();
@@ -221,24 +227,52 @@ class Lexer {
       if (position_ >= source_.size()) error_at(start, "string is not closed");
       const char escape = source_[position_++];
       switch (escape) {
-        case 'n': value += '\n'; break;
-        case 't': value += '\t'; break;
-        case 'r': value += '\r'; break;
-        case '\\': value += '\\'; break;
-        case '\'': value += '\''; break;
-        case '"': value += '"'; break;
-        case 'a': value += '\a'; break;
-        case 'b': value += '\b'; break;
-        case 'f': value += '\f'; break;
-        case 'v': value += '\v'; break;
-        case '\n': break;  // line continuation
-        case 'x': append_utf8(value, hex_escape(start, 2)); break;
-        case 'u': append_utf8(value, hex_escape(start, 4)); break;
-        case 'U': append_utf8(value, hex_escape(start, 8)); break;
+        case 'n':
+          value += '\n';
+          break;
+        case 't':
+          value += '\t';
+          break;
+        case 'r':
+          value += '\r';
+          break;
+        case '\\':
+          value += '\\';
+          break;
+        case '\'':
+          value += '\'';
+          break;
+        case '"':
+          value += '"';
+          break;
+        case 'a':
+          value += '\a';
+          break;
+        case 'b':
+          value += '\b';
+          break;
+        case 'f':
+          value += '\f';
+          break;
+        case 'v':
+          value += '\v';
+          break;
+        case '\n':
+          break;  // line continuation
+        case 'x':
+          append_utf8(value, hex_escape(start, 2));
+          break;
+        case 'u':
+          append_utf8(value, hex_escape(start, 4));
+          break;
+        case 'U':
+          append_utf8(value, hex_escape(start, 8));
+          break;
         default:
           if (escape >= '0' && escape <= '7') {
             char32_t code = escape - '0';
-            for (int i = 0; i < 2 && position_ < source_.size() && source_[position_] >= '0' && source_[position_] <= '7';
+            for (int i = 0; i < 2 && position_ < source_.size() && source_[position_] >= '0' &&
+                            source_[position_] <= '7';
                  ++i) {
               code = code * 8 + (source_[position_++] - '0');
             }
@@ -259,9 +293,11 @@ class Lexer {
         error_at(string_start, "string has a truncated \\x, \\u or \\U escape");
       }
       const char c = source_[position_++];
-      code = code * 16 + (std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10));
+      code =
+          code * 16 + (std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10));
     }
-    if (code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) error_at(string_start, "string escapes an invalid code point");
+    if (code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+      error_at(string_start, "string escapes an invalid code point");
     return code;
   }
 

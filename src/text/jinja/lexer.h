@@ -41,8 +41,8 @@ struct Token {
   double number = 0.0;
 };
 
-// Throws dsinfer::Error "<template_name> line L, column C: ..." for malformed input (unclosed tags or strings,
-// characters that cannot start a token).
+// Throws dsinfer::Error "<template_name> line L, column C: ..." for malformed input (unclosed tags or
+// strings, characters that cannot start a token).
 std::vector<Token> tokenize_template(std::string_view source, const std::string& template_name);
 
 }  // namespace dsinfer::text::jinja

@@ -1,10 +1,11 @@
 // Methods of str and dict that chat templates call: "a,b".split(","), text.strip(), message.get("x"), ...
+#include <utf8proc.h>
+
 #include <memory>
 
 #include "text/jinja/builtins.h"
 #include "text/unicode_classes.h"
 #include "text/utf8.h"
-#include <utf8proc.h>
 
 namespace dsinfer::text::jinja {
 namespace {
@@ -37,7 +38,8 @@ std::pair<size_t, size_t> strip_range(std::string_view text, const Value* charac
   while (right && last > first && strippable(characters_of_text[last - 1])) --last;
   if (first == last) return {0, 0};
   const size_t begin = size_t(characters_of_text[first].data() - text.data());
-  const size_t end = size_t(characters_of_text[last - 1].data() - text.data()) + characters_of_text[last - 1].size();
+  const size_t end =
+      size_t(characters_of_text[last - 1].data() - text.data()) + characters_of_text[last - 1].size();
   return {begin, end - begin};
 }
 
@@ -70,7 +72,8 @@ Value split_method(const Value& self, CallArguments& arguments) {
         break;
       }
       while (i < characters.size() && !is_space_at(i)) ++i;
-      const size_t end = i < characters.size() ? size_t(characters[i].data() - text.text.data()) : text.text.size();
+      const size_t end =
+          i < characters.size() ? size_t(characters[i].data() - text.text.data()) : text.text.size();
       parts.emplace_back(text.substring(begin, end - begin));
       if (max_splits > 0) --max_splits;
     }
@@ -121,7 +124,8 @@ std::string title_case(std::string_view text, bool every_word) {
   while (position < text.size()) {
     const auto code_point = static_cast<utf8proc_int32_t>(decode_utf8(text, position));
     const bool is_letter = char_classes(char32_t(code_point)) & kLetter;
-    append_utf8(out, char32_t(at_word_start && is_letter ? utf8proc_toupper(code_point) : utf8proc_tolower(code_point)));
+    append_utf8(out, char32_t(at_word_start && is_letter ? utf8proc_toupper(code_point)
+                                                         : utf8proc_tolower(code_point)));
     if (every_word) {
       at_word_start = !is_letter;
     } else if (position > 0) {
@@ -135,7 +139,8 @@ Value replace_text(const Value& self, const std::string& old_text, const std::st
                    RenderBudget& budget) {
   const std::string& text = self.text();
   const size_t limit = count < 0 ? SIZE_MAX : size_t(count);
-  // Where replacements go: each occurrence of old_text, or (Python) every character boundary when it is empty.
+  // Where replacements go: each occurrence of old_text, or (Python) every character boundary when it is
+  // empty.
   std::vector<size_t> positions;
   if (old_text.empty()) {
     for (std::string_view character : split_characters(text)) {
@@ -150,8 +155,9 @@ Value replace_text(const Value& self, const std::string& old_text, const std::st
     }
   }
   // Charge the result before building it, so a huge replacement fails at once.
-  const long double result_size = (long double)text.size() +
-                                  (long double)positions.size() * ((long double)new_text.size() - old_text.size());
+  const long double result_size =
+      (long double)text.size() +
+      (long double)positions.size() * ((long double)new_text.size() - old_text.size());
   budget.charge_bytes(result_size > (long double)SIZE_MAX / 2 ? SIZE_MAX : size_t(result_size));
   std::string out;
   out.reserve(size_t(result_size));
@@ -167,11 +173,21 @@ Value replace_text(const Value& self, const std::string& old_text, const std::st
 
 using Method = Value (*)(const Value& self, CallArguments& arguments);
 
-Value method_strip(const Value& self, CallArguments& arguments) { return strip_method(self, arguments, "strip", true, true); }
-Value method_lstrip(const Value& self, CallArguments& arguments) { return strip_method(self, arguments, "lstrip", true, false); }
-Value method_rstrip(const Value& self, CallArguments& arguments) { return strip_method(self, arguments, "rstrip", false, true); }
-Value method_startswith(const Value& self, CallArguments& arguments) { return affix_method(self, arguments, "startswith", true); }
-Value method_endswith(const Value& self, CallArguments& arguments) { return affix_method(self, arguments, "endswith", false); }
+Value method_strip(const Value& self, CallArguments& arguments) {
+  return strip_method(self, arguments, "strip", true, true);
+}
+Value method_lstrip(const Value& self, CallArguments& arguments) {
+  return strip_method(self, arguments, "lstrip", true, false);
+}
+Value method_rstrip(const Value& self, CallArguments& arguments) {
+  return strip_method(self, arguments, "rstrip", false, true);
+}
+Value method_startswith(const Value& self, CallArguments& arguments) {
+  return affix_method(self, arguments, "startswith", true);
+}
+Value method_endswith(const Value& self, CallArguments& arguments) {
+  return affix_method(self, arguments, "endswith", false);
+}
 Value method_upper(const Value& self, CallArguments& arguments) {
   ArgumentReader(arguments, "upper", {});
   return Value(self.as_string().derived(map_case(self.text(), true)));
@@ -190,20 +206,24 @@ Value method_capitalize(const Value& self, CallArguments& arguments) {
 }
 Value method_replace(const Value& self, CallArguments& arguments) {
   ArgumentReader reader(arguments, "replace", {"old", "new", "count"});
-  return replace_text(self, string_argument(reader.required(0), "replace"), string_argument(reader.required(1), "replace"),
+  return replace_text(self, string_argument(reader.required(0), "replace"),
+                      string_argument(reader.required(1), "replace"),
                       reader.get(2, Value(int64_t{-1})).as_integer(), *arguments.budget);
 }
 Value method_find(const Value& self, CallArguments& arguments) {
   ArgumentReader reader(arguments, "find", {"sub"});
   const size_t found = self.text().find(string_argument(reader.required(0), "find"));
-  return Value(found == std::string::npos ? int64_t{-1} : int64_t(count_code_points(std::string_view(self.text()).substr(0, found))));
+  return Value(found == std::string::npos
+                   ? int64_t{-1}
+                   : int64_t(count_code_points(std::string_view(self.text()).substr(0, found))));
 }
 Value method_count(const Value& self, CallArguments& arguments) {
   ArgumentReader reader(arguments, "count", {"sub"});
   const std::string& needle = string_argument(reader.required(0), "count");
   if (needle.empty()) return Value(int64_t(count_code_points(self.text()) + 1));
   int64_t count = 0;
-  for (size_t found = self.text().find(needle); found != std::string::npos; found = self.text().find(needle, found + needle.size())) {
+  for (size_t found = self.text().find(needle); found != std::string::npos;
+       found = self.text().find(needle, found + needle.size())) {
     ++count;
   }
   return Value(count);
@@ -224,7 +244,8 @@ Value method_join(const Value& self, CallArguments& arguments) {
 Value method_items(const Value& self, CallArguments& arguments) {
   ArgumentReader(arguments, "items", {});
   List items;
-  for (const auto& [key, value] : self.as_dict().entries) items.emplace_back(List{key_value(self.as_dict(), key), value});
+  for (const auto& [key, value] : self.as_dict().entries)
+    items.emplace_back(List{key_value(self.as_dict(), key), value});
   arguments.budget->charge_items(items.size());
   return Value(std::move(items));
 }
@@ -253,11 +274,13 @@ struct NamedMethod {
   Method method;
 };
 constexpr NamedMethod kStringMethods[] = {
-    {"strip", method_strip},       {"lstrip", method_lstrip},       {"rstrip", method_rstrip},
-    {"split", split_method},       {"startswith", method_startswith}, {"endswith", method_endswith},
-    {"upper", method_upper},       {"lower", method_lower},         {"title", method_title},
-    {"capitalize", method_capitalize}, {"replace", method_replace}, {"find", method_find},
-    {"count", method_count},       {"join", method_join}};
+    {"strip", method_strip},           {"lstrip", method_lstrip},
+    {"rstrip", method_rstrip},         {"split", split_method},
+    {"startswith", method_startswith}, {"endswith", method_endswith},
+    {"upper", method_upper},           {"lower", method_lower},
+    {"title", method_title},           {"capitalize", method_capitalize},
+    {"replace", method_replace},       {"find", method_find},
+    {"count", method_count},           {"join", method_join}};
 constexpr NamedMethod kDictMethods[] = {
     {"items", method_items}, {"keys", method_keys}, {"values", method_values}, {"get", method_get}};
 

@@ -8,14 +8,17 @@
 namespace dsinfer::text::jinja {
 namespace {
 
-[[noreturn]] void fail_undefined(const Value& value) { fail_template(value.undefined_description()); }
+[[noreturn]] void fail_undefined(const Value& value) {
+  fail_template(value.undefined_description());
+}
 
 void require_defined(const Value& value) {
   if (value.is_undefined()) fail_undefined(value);
 }
 
 [[noreturn]] void fail_operands(std::string_view op, const Value& left, const Value& right) {
-  fail_template("unsupported operand types for ", op, ": '", left.type_name(), "' and '", right.type_name(), "'");
+  fail_template("unsupported operand types for ", op, ": '", left.type_name(), "' and '", right.type_name(),
+                "'");
 }
 
 int64_t checked(std::string_view op, long double exact) {
@@ -37,7 +40,8 @@ Value repeat(const Value& sequence, int64_t times, RenderBudget& budget) {
   const size_t count = times > 0 ? size_t(times) : 0;
   if (sequence.is_string()) {
     const TaggedString& piece = sequence.as_string();
-    if (count > 0 && piece.text.size() > budget.limits().max_bytes_built / count) budget.charge_bytes(SIZE_MAX);
+    if (count > 0 && piece.text.size() > budget.limits().max_bytes_built / count)
+      budget.charge_bytes(SIZE_MAX);
     budget.charge_bytes(piece.text.size() * count);
     TaggedString result;
     for (size_t i = 0; i < count; ++i) result.append(piece);
@@ -76,7 +80,8 @@ int compare_order(std::string_view op, const Value& left, const Value& right) {
 std::vector<size_t> slice_positions(size_t length, const Value& start, const Value& stop, const Value& step) {
   auto integer_or_none = [](const Value& value, const char* what) -> std::optional<int64_t> {
     if (value.is_none() || value.is_undefined()) return std::nullopt;
-    if (!value.is_integer() && !value.is_boolean()) fail_template("slice ", what, " must be an integer or None");
+    if (!value.is_integer() && !value.is_boolean())
+      fail_template("slice ", what, " must be an integer or None");
     return value.as_integer();
   };
   const int64_t size = static_cast<int64_t>(length);
@@ -122,21 +127,24 @@ ArgumentReader::ArgumentReader(CallArguments& arguments, std::string_view functi
                                std::vector<std::string_view> parameters)
     : function_(function), parameters_(std::move(parameters)), bound_(parameters_.size(), nullptr) {
   if (arguments.positional.size() > parameters_.size()) {
-    fail_template(function_, "() takes at most ", parameters_.size(), " arguments (", arguments.positional.size(),
-                  " given)");
+    fail_template(function_, "() takes at most ", parameters_.size(), " arguments (",
+                  arguments.positional.size(), " given)");
   }
   for (size_t i = 0; i < arguments.positional.size(); ++i) bound_[i] = &arguments.positional[i];
   for (const auto& [name, value] : arguments.keywords) {
     auto found = std::find(parameters_.begin(), parameters_.end(), name);
-    if (found == parameters_.end()) fail_template(function_, "() got an unexpected keyword argument '", name, "'");
+    if (found == parameters_.end())
+      fail_template(function_, "() got an unexpected keyword argument '", name, "'");
     const size_t index = size_t(found - parameters_.begin());
-    if (bound_[index] != nullptr) fail_template(function_, "() got multiple values for argument '", name, "'");
+    if (bound_[index] != nullptr)
+      fail_template(function_, "() got multiple values for argument '", name, "'");
     bound_[index] = &value;
   }
 }
 
 const Value& ArgumentReader::required(size_t index) const {
-  if (bound_[index] == nullptr) fail_template(function_, "() missing required argument '", parameters_[index], "'");
+  if (bound_[index] == nullptr)
+    fail_template(function_, "() missing required argument '", parameters_[index], "'");
   return *bound_[index];
 }
 
@@ -173,11 +181,12 @@ Value get_attribute(const Value& object, const std::string& name) {
 Value get_item(const Value& object, const Value& key) {
   require_defined(object);
   if ((object.is_list() || object.is_string()) && (key.is_integer() || key.is_boolean())) {
-    const int64_t size = object.is_list() ? int64_t(object.as_list().size())
-                                          : int64_t(count_code_points(object.text()));
+    const int64_t size =
+        object.is_list() ? int64_t(object.as_list().size()) : int64_t(count_code_points(object.text()));
     int64_t index = key.as_integer();
     if (index < 0) index += size;
-    if (index < 0 || index >= size) return Value::undefined("index " + std::to_string(key.as_integer()) + " is out of range");
+    if (index < 0 || index >= size)
+      return Value::undefined("index " + std::to_string(key.as_integer()) + " is out of range");
     if (object.is_list()) return object.as_list()[size_t(index)];
     const auto characters = split_characters(object.text());
     const size_t begin = size_t(characters[size_t(index)].data() - object.text().data());
@@ -192,12 +201,14 @@ Value get_item(const Value& object, const Value& key) {
   return Value::undefined(detail::concat("'", object.type_name(), " object' has no item ", python_repr(key)));
 }
 
-Value get_slice(const Value& object, const Value& start, const Value& stop, const Value& step, RenderBudget& budget) {
+Value get_slice(const Value& object, const Value& start, const Value& stop, const Value& step,
+                RenderBudget& budget) {
   require_defined(object);
   if (object.is_list()) {
     const List& items = object.as_list();
     List result;
-    for (size_t position : slice_positions(items.size(), start, stop, step)) result.push_back(items[position]);
+    for (size_t position : slice_positions(items.size(), start, stop, step))
+      result.push_back(items[position]);
     budget.charge_items(result.size());
     return Value(std::move(result));
   }
@@ -214,7 +225,8 @@ Value get_slice(const Value& object, const Value& start, const Value& stop, cons
   fail_template("'", object.type_name(), "' object cannot be sliced");
 }
 
-Value apply_binary_operator(std::string_view op, const Value& left, const Value& right, RenderBudget& budget) {
+Value apply_binary_operator(std::string_view op, const Value& left, const Value& right,
+                            RenderBudget& budget) {
   if (op == "~") {
     TaggedString result = to_output_string(left);
     result.append(to_output_string(right));
@@ -275,8 +287,9 @@ Value apply_binary_operator(std::string_view op, const Value& left, const Value&
     }
     if (right.as_float() == 0.0) fail_template("float modulo by zero");
     const double remainder = std::fmod(left.as_float(), right.as_float());
-    return Value(remainder != 0.0 && ((remainder < 0) != (right.as_float() < 0)) ? remainder + right.as_float()
-                                                                                 : remainder);
+    return Value(remainder != 0.0 && ((remainder < 0) != (right.as_float() < 0))
+                     ? remainder + right.as_float()
+                     : remainder);
   }
   if (op == "**") {
     if (integers && right.as_integer() >= 0) {
@@ -316,7 +329,8 @@ bool compare(std::string_view op, const Value& left, const Value& right) {
 bool contains(const Value& container, const Value& item) {
   if (container.is_undefined()) return false;  // Jinja's Undefined iterates as empty
   if (container.is_string()) {
-    if (!item.is_string()) fail_template("'in <string>' requires a string on the left, not '", item.type_name(), "'");
+    if (!item.is_string())
+      fail_template("'in <string>' requires a string on the left, not '", item.type_name(), "'");
     return container.text().find(item.text()) != std::string::npos;
   }
   if (container.is_list()) {

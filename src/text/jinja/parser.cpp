@@ -25,7 +25,8 @@ class Parser {
    public:
     DepthGuard(Parser& parser, SourceLocation where) : parser_(parser) {
       if (++parser_.depth_ > parser_.max_depth_) {
-        parser_.error_at(where, "the template nests more than " + std::to_string(parser_.max_depth_) + " levels deep");
+        parser_.error_at(
+            where, "the template nests more than " + std::to_string(parser_.max_depth_) + " levels deep");
       }
     }
     ~DepthGuard() { --parser_.depth_; }
@@ -34,7 +35,8 @@ class Parser {
     Parser& parser_;
   };
 
-  // A chain such as a + b + c or x|f|g builds a tree as deep as it is long: it counts against the depth limit.
+  // A chain such as a + b + c or x|f|g builds a tree as deep as it is long: it counts against the depth
+  // limit.
   void check_chain(size_t length, SourceLocation where) const {
     if (depth_ + length > max_depth_) {
       error_at(where, "the template nests more than " + std::to_string(max_depth_) + " levels deep");
@@ -46,32 +48,48 @@ class Parser {
   }
 
   const Token& current() const { return tokens_[position_]; }
-  const Token& peek(size_t ahead = 1) const { return tokens_[std::min(position_ + ahead, tokens_.size() - 1)]; }
+  const Token& peek(size_t ahead = 1) const {
+    return tokens_[std::min(position_ + ahead, tokens_.size() - 1)];
+  }
   Token take() {
     Token token = tokens_[position_];
     if (position_ + 1 < tokens_.size()) ++position_;
     return token;
   }
-  bool at_operator(std::string_view op) const { return current().kind == TokenKind::kOperator && current().text == op; }
-  bool at_name(std::string_view name) const { return current().kind == TokenKind::kName && current().text == name; }
+  bool at_operator(std::string_view op) const {
+    return current().kind == TokenKind::kOperator && current().text == op;
+  }
+  bool at_name(std::string_view name) const {
+    return current().kind == TokenKind::kName && current().text == name;
+  }
   std::string describe(const Token& token) const {
     switch (token.kind) {
-      case TokenKind::kText: return "template text";
-      case TokenKind::kOutputBegin: return "'{{'";
-      case TokenKind::kOutputEnd: return "'}}'";
-      case TokenKind::kStatementBegin: return "'{%'";
-      case TokenKind::kStatementEnd: return "'%}'";
-      case TokenKind::kEnd: return "the end of the template";
-      case TokenKind::kString: return "a string";
-      default: return "'" + token.text + "'";
+      case TokenKind::kText:
+        return "template text";
+      case TokenKind::kOutputBegin:
+        return "'{{'";
+      case TokenKind::kOutputEnd:
+        return "'}}'";
+      case TokenKind::kStatementBegin:
+        return "'{%'";
+      case TokenKind::kStatementEnd:
+        return "'%}'";
+      case TokenKind::kEnd:
+        return "the end of the template";
+      case TokenKind::kString:
+        return "a string";
+      default:
+        return "'" + token.text + "'";
     }
   }
   void expect_operator(std::string_view op) {
-    if (!at_operator(op)) error_at(current().location, "expected '" + std::string(op) + "', found " + describe(current()));
+    if (!at_operator(op))
+      error_at(current().location, "expected '" + std::string(op) + "', found " + describe(current()));
     take();
   }
   std::string expect_name() {
-    if (current().kind != TokenKind::kName) error_at(current().location, "expected a name, found " + describe(current()));
+    if (current().kind != TokenKind::kName)
+      error_at(current().location, "expected a name, found " + describe(current()));
     return take().text;
   }
   void expect_statement_end() {
@@ -88,7 +106,8 @@ class Parser {
       const Token& token = current();
       if (token.kind == TokenKind::kEnd) {
         if (end_keywords.size() == 0) return body;
-        error_at(token.location, "missing {% " + std::string(*(end_keywords.end() - 1)) + " %} before the end of the template");
+        error_at(token.location, "missing {% " + std::string(*(end_keywords.end() - 1)) +
+                                     " %} before the end of the template");
       }
       if (token.kind == TokenKind::kText) {
         auto statement = make_statement(StatementKind::kText, token.location);
@@ -97,12 +116,14 @@ class Parser {
       } else if (token.kind == TokenKind::kOutputBegin) {
         auto statement = make_statement(StatementKind::kOutput, take().location);
         statement->expression = parse_expression();
-        if (current().kind != TokenKind::kOutputEnd) error_at(current().location, "expected '}}', found " + describe(current()));
+        if (current().kind != TokenKind::kOutputEnd)
+          error_at(current().location, "expected '}}', found " + describe(current()));
         take();
         body.push_back(std::move(statement));
       } else if (token.kind == TokenKind::kStatementBegin) {
         const SourceLocation where = take().location;
-        if (current().kind != TokenKind::kName) error_at(current().location, "expected a statement name after '{%'");
+        if (current().kind != TokenKind::kName)
+          error_at(current().location, "expected a statement name after '{%'");
         const std::string& keyword = current().text;
         if (std::find(end_keywords.begin(), end_keywords.end(), keyword) != end_keywords.end()) {
           end_keyword = take().text;
@@ -132,14 +153,15 @@ class Parser {
       take();
       if (loop_depth_ == 0) error_at(keyword.location, "{% " + keyword.text + " %} outside a for loop");
       expect_statement_end();
-      return make_statement(keyword.text == "break" ? StatementKind::kBreak : StatementKind::kContinue, where);
+      return make_statement(keyword.text == "break" ? StatementKind::kBreak : StatementKind::kContinue,
+                            where);
     }
     static constexpr std::string_view kEndKeywords[] = {"elif", "else", "endif", "endfor", "endset"};
     if (std::find(std::begin(kEndKeywords), std::end(kEndKeywords), keyword.text) != std::end(kEndKeywords)) {
       error_at(keyword.location, "unexpected {% " + keyword.text + " %}");
     }
-    error_at(keyword.location, "unsupported statement '" + keyword.text +
-                                   "' (supported: if, for, set, break, continue)");
+    error_at(keyword.location,
+             "unsupported statement '" + keyword.text + "' (supported: if, for, set, break, continue)");
   }
 
   std::unique_ptr<Statement> parse_if(SourceLocation where) {
@@ -174,7 +196,8 @@ class Parser {
       take();
       statement->targets.push_back(expect_name());
     }
-    if (!at_name("in")) error_at(current().location, "expected 'in' in the for statement, found " + describe(current()));
+    if (!at_name("in"))
+      error_at(current().location, "expected 'in' in the for statement, found " + describe(current()));
     take();
     statement->expression = parse_expression(/*allow_conditional=*/false);
     if (at_name("if")) {
@@ -203,14 +226,16 @@ class Parser {
       take();
       statement->target_attribute = expect_name();
     }
-    if (at_operator(",")) error_at(current().location, "assigning to several names in one set is not supported");
+    if (at_operator(","))
+      error_at(current().location, "assigning to several names in one set is not supported");
     if (at_operator("=")) {
       take();
       statement->expression = parse_expression();
       expect_statement_end();
       return statement;
     }
-    if (!statement->target_attribute.empty()) error_at(current().location, "expected '=' after the set target");
+    if (!statement->target_attribute.empty())
+      error_at(current().location, "expected '=' after the set target");
     expect_statement_end();  // block form: {% set name %}...{% endset %}
     std::string end_keyword;
     statement->body = parse_body({"endset"}, end_keyword);
@@ -283,8 +308,8 @@ class Parser {
     while (true) {
       std::string op;
       if (current().kind == TokenKind::kOperator &&
-          (current().text == "==" || current().text == "!=" || current().text == "<" || current().text == "<=" ||
-           current().text == ">" || current().text == ">=")) {
+          (current().text == "==" || current().text == "!=" || current().text == "<" ||
+           current().text == "<=" || current().text == ">" || current().text == ">=")) {
         op = current().text;
         take();
       } else if (at_name("in")) {
@@ -326,7 +351,9 @@ class Parser {
   }
   ExpressionPointer parse_sum() { return parse_binary_level({"+", "-"}, &Parser::parse_concat); }
   ExpressionPointer parse_concat() { return parse_binary_level({"~"}, &Parser::parse_product); }
-  ExpressionPointer parse_product() { return parse_binary_level({"*", "/", "//", "%"}, &Parser::parse_power); }
+  ExpressionPointer parse_product() {
+    return parse_binary_level({"*", "/", "//", "%"}, &Parser::parse_power);
+  }
   ExpressionPointer parse_power() { return parse_binary_level({"**"}, &Parser::parse_unary_with_filters); }
   ExpressionPointer parse_unary_with_filters() { return parse_unary(true); }
 
@@ -506,13 +533,15 @@ class Parser {
     expect_operator("(");
     DepthGuard guard(*this, node.location);
     while (!at_operator(")")) {
-      if (at_operator("*") || at_operator("**")) error_at(current().location, "*args and **kwargs are not supported");
+      if (at_operator("*") || at_operator("**"))
+        error_at(current().location, "*args and **kwargs are not supported");
       if (current().kind == TokenKind::kName && peek().kind == TokenKind::kOperator && peek().text == "=") {
         std::string name = take().text;
         take();  // =
         node.keywords.emplace_back(std::move(name), parse_expression());
       } else {
-        if (!node.keywords.empty()) error_at(current().location, "positional argument after keyword arguments");
+        if (!node.keywords.empty())
+          error_at(current().location, "positional argument after keyword arguments");
         node.operands.push_back(parse_expression());
       }
       if (!at_operator(",")) break;
@@ -583,7 +612,8 @@ class Parser {
 
 }  // namespace
 
-std::shared_ptr<const ParsedTemplate> parse_template(std::string source, std::string name, size_t max_nesting_depth) {
+std::shared_ptr<const ParsedTemplate> parse_template(std::string source, std::string name,
+                                                     size_t max_nesting_depth) {
   auto parsed = std::make_shared<ParsedTemplate>();
   parsed->name = std::move(name);
   parsed->source = std::move(source);

@@ -18,7 +18,9 @@ struct ParsedTemplate {
   Body body;
 };
 
-// Throws dsinfer::Error "<name> line L, column C: ..." on syntax errors or nesting deeper than max_nesting_depth.
-std::shared_ptr<const ParsedTemplate> parse_template(std::string source, std::string name, size_t max_nesting_depth);
+// Throws dsinfer::Error "<name> line L, column C: ..." on syntax errors or nesting deeper than
+// max_nesting_depth.
+std::shared_ptr<const ParsedTemplate> parse_template(std::string source, std::string name,
+                                                     size_t max_nesting_depth);
 
 }  // namespace dsinfer::text::jinja

@@ -33,7 +33,8 @@ TaggedString TaggedString::substring(size_t begin, size_t length) const {
   TaggedString result{text.substr(begin, length), {}};
   for (const auto& [range_begin, range_end] : user_ranges) {
     const size_t clipped_begin = std::max(range_begin, begin), clipped_end = std::min(range_end, end);
-    if (clipped_begin < clipped_end) result.user_ranges.emplace_back(clipped_begin - begin, clipped_end - begin);
+    if (clipped_begin < clipped_end)
+      result.user_ranges.emplace_back(clipped_begin - begin, clipped_end - begin);
   }
   return result;
 }
@@ -137,7 +138,8 @@ std::string python_float_repr(double value) {
       out.append(digits, 1);
     }
     char exponent_text[16];
-    std::snprintf(exponent_text, sizeof(exponent_text), "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
+    std::snprintf(exponent_text, sizeof(exponent_text), "e%c%02d", exponent < 0 ? '-' : '+',
+                  std::abs(exponent));
     out += exponent_text;
   } else if (exponent < 0) {
     out += "0.";
@@ -209,13 +211,27 @@ void append_json_string(std::string& out, std::string_view text) {
   for (char c : text) {
     const auto byte = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (byte < 0x20) {
           char escaped[8];
@@ -244,8 +260,9 @@ void append_json(std::string& out, const Value& value, int indent, int depth) {
     out += std::to_string(value.as_integer());
   } else if (value.is_float()) {
     const double number = value.as_float();
-    out += std::isnan(number) ? "NaN" : std::isinf(number) ? (number > 0 ? "Infinity" : "-Infinity")
-                                                            : python_float_repr(number);
+    out += std::isnan(number)   ? "NaN"
+           : std::isinf(number) ? (number > 0 ? "Infinity" : "-Infinity")
+                                : python_float_repr(number);
   } else if (value.is_string()) {
     append_json_string(out, value.text());
   } else if (value.is_list()) {
@@ -316,7 +333,8 @@ TaggedString to_output_string(const Value& value) {
   if (value.is_callable()) return TaggedString::from_template("<function " + value.as_callable().name + ">");
   // Containers print their repr; any user text inside makes the whole of it user-supplied.
   std::string repr = python_repr(value);
-  return has_user_text(value) ? TaggedString::from_user(std::move(repr)) : TaggedString::from_template(std::move(repr));
+  return has_user_text(value) ? TaggedString::from_user(std::move(repr))
+                              : TaggedString::from_template(std::move(repr));
 }
 
 bool has_user_text(const Value& value) {
@@ -353,14 +371,15 @@ Value from_json(const Json& json, bool from_user, size_t max_depth) {
     case Json::value_t::number_integer:
       return Value(json.template get<int64_t>());
     case Json::value_t::number_unsigned:
-      DSINFER_CHECK(json.template get<uint64_t>() <= uint64_t(INT64_MAX), "chat template input has an integer too large: ",
-                    json.dump());
+      DSINFER_CHECK(json.template get<uint64_t>() <= uint64_t(INT64_MAX),
+                    "chat template input has an integer too large: ", json.dump());
       return Value(static_cast<int64_t>(json.template get<uint64_t>()));
     case Json::value_t::number_float:
       return Value(json.template get<double>());
     case Json::value_t::string: {
       std::string text = json.template get<std::string>();
-      return Value(from_user ? TaggedString::from_user(std::move(text)) : TaggedString::from_template(std::move(text)));
+      return Value(from_user ? TaggedString::from_user(std::move(text))
+                             : TaggedString::from_template(std::move(text)));
     }
     case Json::value_t::array: {
       List items;
@@ -372,7 +391,8 @@ Value from_json(const Json& json, bool from_user, size_t max_depth) {
       Dict dict;
       dict.keys_from_user = from_user;
       dict.entries.reserve(json.size());
-      for (const auto& [key, item] : json.items()) dict.entries.emplace_back(key, from_json(item, from_user, max_depth - 1));
+      for (const auto& [key, item] : json.items())
+        dict.entries.emplace_back(key, from_json(item, from_user, max_depth - 1));
       return Value(std::move(dict));
     }
     default:

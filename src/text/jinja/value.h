@@ -8,13 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace dsinfer::text::jinja {
 
@@ -77,7 +76,9 @@ class Value {
   Value(Dict value) : data_(std::make_shared<const Dict>(std::move(value))) {}
   Value(std::shared_ptr<Namespace> value) : data_(std::move(value)) {}
   Value(std::shared_ptr<const Callable> value) : data_(std::move(value)) {}
-  static Value from_template_text(std::string text) { return Value(TaggedString::from_template(std::move(text))); }
+  static Value from_template_text(std::string text) {
+    return Value(TaggedString::from_template(std::move(text)));
+  }
 
   bool is_undefined() const { return std::holds_alternative<Undefined>(data_); }
   bool is_none() const { return std::holds_alternative<std::nullptr_t>(data_); }
@@ -108,9 +109,10 @@ class Value {
   bool truthy() const;
 
  private:
-  using Data = std::variant<Undefined, std::nullptr_t, bool, int64_t, double, std::shared_ptr<const TaggedString>,
-                            std::shared_ptr<const List>, std::shared_ptr<const Dict>, std::shared_ptr<Namespace>,
-                            std::shared_ptr<const Callable>>;
+  using Data =
+      std::variant<Undefined, std::nullptr_t, bool, int64_t, double, std::shared_ptr<const TaggedString>,
+                   std::shared_ptr<const List>, std::shared_ptr<const Dict>, std::shared_ptr<Namespace>,
+                   std::shared_ptr<const Callable>>;
   explicit Value(Data data) : data_(std::move(data)) {}
   Data data_;
 };
@@ -121,8 +123,8 @@ bool values_equal(const Value& left, const Value& right);
 // Whether any string inside value (or a dict key) is user-supplied.
 bool has_user_text(const Value& value);
 
-// str(value) as Jinja prints it ({{ value }}): None -> "None", True -> "True", 1.0 -> "1.0", lists and dicts in
-// Python repr form; Undefined prints as "". User-supplied parts of strings stay tagged.
+// str(value) as Jinja prints it ({{ value }}): None -> "None", True -> "True", 1.0 -> "1.0", lists and dicts
+// in Python repr form; Undefined prints as "". User-supplied parts of strings stay tagged.
 TaggedString to_output_string(const Value& value);
 // repr(value) (strings quoted), as Python prints list items.
 std::string python_repr(const Value& value);
