@@ -138,8 +138,9 @@ void DeepseekModel::attention(int layer, const StepInputs& inputs, KvCache& cach
   Tensor kv_a = rows(w.kv_a, tokens);  // [T, kv_lora_rank + qk_rope]
   ops::linear(normed, weights.kv_a_proj_with_mqa, kv_a, fp8);
   Tensor& kv_cache = cache.layer(layer);  // [pages, page_size, kv_lora_rank + qk_rope]
+  // Under W8A8 emulation the cache holds the latent as kv_b_proj's quantized input sees it (both attention paths).
   ops::mla_cache_write(kv_a, weights.kv_a_layernorm, config_.rms_norm_eps, inputs.positions, rope_table_, inputs.slots,
-                       kv_cache);
+                       kv_cache, fp8 && weights.kv_b_proj.is_fp8());
 
   Tensor attention = rows(w.attention, tokens).reshape({tokens, heads, v});  // [T, heads, v_head_dim]
   const int decode_rows = inputs.num_decode_tokens;

@@ -8,7 +8,7 @@
 namespace dsinfer::ops {
 
 void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsilon, const Tensor& positions,
-                     const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache) {
+                     const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache, bool quantize_latent) {
   DSINFER_CHECK(kv_cache.rank() == 3, "ops::mla_cache_write: kv_cache must be [pages, page_size, width], got ",
                 kv_cache.describe());
   int64_t width = kv_cache.dim(2);
@@ -24,7 +24,7 @@ void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsil
                 " must be I32 [", kv_a.dim(0), "]");
   if (common_device("mla_cache_write", {&kv_a, &norm_weight, &positions, &cos_sin, &slots, &kv_cache}) ==
       Device::kCpu) {
-    cpu::mla_cache_write(kv_a, norm_weight, epsilon, positions, cos_sin, slots, kv_cache);
+    cpu::mla_cache_write(kv_a, norm_weight, epsilon, positions, cos_sin, slots, kv_cache, quantize_latent);
   } else {
     cuda::mla_cache_write(kv_a, norm_weight, epsilon, positions, cos_sin, slots, kv_cache);
   }

@@ -79,11 +79,11 @@ INSTANTIATE_TEST_SUITE_P(Models, FixtureTest, ::testing::ValuesIn(fixture_models
   return name;
 });
 
-// W8A8 emulation against logits_w8a8. In one forward the engine applies the reference's quantization recipe
-// exactly, so positions agree to float32 rounding until an activation that sits on an e4m3 rounding boundary
-// rounds the other way; from there the difference (about 2e-2 on these random weights) carries on through the
-// KV cache. Token-by-token decoding uses absorbed attention, which (as on GPUs) never quantizes the cached
-// latents, so it is held only to the README's bound.
+// W8A8 emulation against logits_w8a8. The engine applies the reference's quantization recipe exactly (scales
+// in double, the latents quantized in the cache for both attention paths), so positions agree to float32
+// rounding until an activation within float32 error of an e4m3 rounding midpoint rounds the other way; from
+// there the sequence differs by about 2e-2 (on this fixture: once, at prompt 3's position 9). Hence: the
+// README's bound on the median, and exact agreement on the first positions of at least 3 of the 4 prompts.
 TEST(Fp8Activations, W8A8EmulationTracksTheW8A8Reference) {
   const std::string model = "dsv3-tiny-fp8";
   Reference reference(model);
@@ -91,7 +91,8 @@ TEST(Fp8Activations, W8A8EmulationTracksTheW8A8Reference) {
   options.fp8_activations = true;
   auto runner = ModelRunner::create(options);
   for (int chunk : {0, 1}) {  // one forward (un-absorbed attention) and token-by-token (absorbed decode)
-    std::vector<double> all_errors, exact_errors, first_positions;  // first_positions: 5 per prompt
+    std::vector<double> all_errors, exact_errors;
+    int prompts_exact_at_start = 0;
     for (int prompt = 0; prompt < reference.num_prompts(); ++prompt) {
       std::vector<int32_t> ids = reference.ids("sequence." + std::to_string(prompt));
       auto pages = scattered_pages(runner->num_kv_pages(), runner->page_size(), static_cast<int>(ids.size()), prompt);
@@ -99,22 +100,17 @@ TEST(Fp8Activations, W8A8EmulationTracksTheW8A8Reference) {
       auto errors = row_errors(logits, reference.tensor("logits_w8a8." + std::to_string(prompt)));
       auto versus_exact = row_errors(logits, reference.tensor("logits." + std::to_string(prompt)));
       all_errors.insert(all_errors.end(), errors.begin(), errors.end());
-      first_positions.insert(first_positions.end(), errors.begin(), errors.begin() + std::min<size_t>(5, errors.size()));
       exact_errors.insert(exact_errors.end(), versus_exact.begin(), versus_exact.end());
+      prompts_exact_at_start += max_of(std::vector<double>(errors.begin(), errors.begin() + 5)) < 1e-5;
     }
-    std::printf("W8A8 %s vs logits_w8a8: median %.2e, max %.2e; vs exact logits: median %.2e\n",
+    const size_t exact_positions = std::count_if(all_errors.begin(), all_errors.end(), [](double e) { return e < 1e-5; });
+    std::printf("W8A8 %s vs logits_w8a8: median %.2e, max %.2e, %zu of %zu positions within 1e-5; "
+                "vs exact logits: median %.2e\n",
                 chunk == 0 ? "one forward" : "token by token", median_of(all_errors), max_of(all_errors),
-                median_of(exact_errors));
+                exact_positions, all_errors.size(), median_of(exact_errors));
     EXPECT_LE(median_of(all_errors), 3e-2);  // the README's W8A8 bound
-    if (chunk == 0) {
-      size_t exact_positions = std::count_if(all_errors.begin(), all_errors.end(), [](double e) { return e < 1e-5; });
-      std::printf("W8A8 one forward: %zu of %zu positions within 1e-5 of logits_w8a8\n", exact_positions,
-                  all_errors.size());
-      for (size_t i = 0; i < first_positions.size(); ++i) {
-        EXPECT_LT(first_positions[i], 1e-5) << "prompt " << i / 5 << " position " << i % 5;
-      }
-      EXPECT_GT(median_of(exact_errors), 5e-3);  // the quantization is really applied
-    }
+    EXPECT_GE(prompts_exact_at_start, 3);
+    EXPECT_GT(median_of(exact_errors), 5e-3);  // the quantization is really applied
   }
 }
 

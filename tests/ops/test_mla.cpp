@@ -157,6 +157,29 @@ TEST_F(MlaTest, CacheWriteStoresNormalizedLatentAndRotatedKey) {
     }
 }
 
+TEST_F(MlaTest, CacheWriteCanStoreTheLatentAsW8A8SeesIt) {
+  SCOPED_TRACE(::testing::Message() << "seed " << random_.seed());
+  Tensor kv_a = random_.normal_tensor({3, kWidth}, 2.0f);
+  Tensor positions = Tensor::zeros({3}, DType::kI32), slots = Tensor::empty({3}, DType::kI32);
+  for (int t = 0; t < 3; ++t) slots.data_as<int32_t>()[t] = t;
+  ops::mla_cache_write(kv_a, norm_weight_, 1e-6, positions, cos_sin_, slots, kv_cache_);
+  Tensor plain = Tensor::empty({3, kWidth}, DType::kF32);
+  std::copy_n(kv_cache_.data_as<float>(), plain.numel(), plain.data_as<float>());
+  ops::mla_cache_write(kv_a, norm_weight_, 1e-6, positions, cos_sin_, slots, kv_cache_, /*quantize_latent=*/true);
+  for (int t = 0; t < 3; ++t) {
+    const float* entry = kv_cache_.data_as<float>() + t * kWidth;
+    const float* normed = plain.data_as<float>() + t * kWidth;
+    double amax = 0.0;
+    for (int64_t i = 0; i < kLatent; ++i) amax = std::max(amax, std::fabs(double{normed[i]}));
+    const double scale = amax / 448.0;  // one group: kLatent < 128
+    for (int64_t i = 0; i < kLatent; ++i) {
+      float code = fp8_e4m3_to_float(float_to_fp8_e4m3(static_cast<float>(normed[i] / scale)));
+      EXPECT_EQ(entry[i], static_cast<float>(code * scale)) << "token " << t << " element " << i;
+    }
+    for (int64_t i = kLatent; i < kWidth; ++i) EXPECT_EQ(entry[i], normed[i]);  // the rope key is not quantized
+  }
+}
+
 TEST_F(MlaTest, PrefillOverCachedPrefixAndNewChunkMatchesFloat64) {
   SCOPED_TRACE(::testing::Message() << "seed " << random_.seed());
   // A chunk after a cached prefix that straddles pages, a fresh prompt, and a one-token chunk.

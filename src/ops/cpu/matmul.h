@@ -15,7 +15,8 @@ void matmul_weight_transposed(const float* input, int64_t rows, const LinearWeig
                               bool quantize_activations);
 
 // Rounds each 128-wide group of each row through e4m3 with the per-group scale max(amax / 448, 1e-10):
-// output = fp8(input / scale) * scale. The per-token-group quantization as the W8A8 linear sees it.
+// output = fp8(input / scale) * scale. The per-token-group quantization as the W8A8 linear sees it. output may
+// be input.
 void fake_quantize_fp8_groups(const float* input, int64_t rows, int64_t columns, float* output);
 
 }  // namespace dsinfer::ops::cpu

@@ -3,13 +3,14 @@
 
 #include "ops/cpu/cpu_ops.h"
 #include "ops/cpu/float_rows.h"
+#include "ops/cpu/matmul.h"
 #include "ops/cpu/rms_norm_row.h"
 #include "ops/cpu/rope_pairs.h"
 
 namespace dsinfer::ops::cpu {
 
 void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsilon, const Tensor& positions,
-                     const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache) {
+                     const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache, bool quantize_latent) {
   require_f32("mla_cache_write", kv_a);
   require_f32("mla_cache_write", kv_cache);
   const int64_t latent_dim = norm_weight.dim(0), rope_dim = cos_sin.dim(1), width = latent_dim + rope_dim;
@@ -27,6 +28,7 @@ void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsil
                   " outside the rope table of ", cos_sin.dim(0), " positions");
     float* entry = cache + static_cast<int64_t>(slot[t]) * width;
     rms_norm_row(in + t * width, gain.data(), latent_dim, epsilon, entry);
+    if (quantize_latent) fake_quantize_fp8_groups(entry, 1, latent_dim, entry);
     std::copy_n(in + t * width + latent_dim, rope_dim, entry + latent_dim);
     rotate_pairs(entry + latent_dim, cos_sin.data_as<const float>() + position[t] * rope_dim, rope_dim);
   }
