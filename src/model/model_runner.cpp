@@ -5,11 +5,13 @@
 #include "core/error.h"
 #include "io/checkpoint.h"
 #include "model/communicator.h"
+#include "model/decode_graphs.h"
 #include "model/deepseek.h"
 #include "model/kv_cache.h"
 #include "model/step_inputs.h"
 #include "model/weight_source.h"
 #include "model/weights.h"
+#include "ops/argmax_rows.h"
 #include "ops/copy.h"
 #include "ops/device.h"
 
@@ -31,26 +33,54 @@ class DeepseekRunner final : public ModelRunner {
                   options.device),
         model_(config, std::move(weights), *communicator_,
                DeepseekOptions{options.device, activation_dtype, options.max_batch_tokens, max_positions,
-                               options.fp8_activations}) {}
+                               options.fp8_activations}) {
+    if (options.device == Device::kCuda && options.cuda_graph_max_batch_size > 0) {
+      graphs_ = std::make_unique<DecodeGraphs>(
+          options.cuda_graph_max_batch_size,
+          StepLimits{options.max_batch_tokens, options.page_size, num_pages, static_cast<int>(max_positions),
+                     config.vocab_size});
+    }
+  }
 
   const ModelConfig& config() const override { return config_; }
   int page_size() const override { return cache_.page_size(); }
   int num_kv_pages() const override { return cache_.num_pages(); }
 
   Tensor forward(const ForwardBatch& batch, std::vector<Tensor>* layer_hidden_states) override {
-    const StepInputs& inputs = preparer_.prepare(batch);
-    Tensor logits = model_.forward(inputs, cache_, layer_hidden_states);
+    Tensor logits = device_forward(batch, layer_hidden_states);
     Tensor host = Tensor::empty(logits.shape(), DType::kF32);
     ops::copy(logits, host);
     return host;
   }
 
+  std::vector<int32_t> forward_greedy(const ForwardBatch& batch) override {
+    Tensor logits = device_forward(batch, nullptr);
+    const int64_t rows = logits.dim(0);
+    if (!ids_.defined() || ids_.dim(0) < rows) ids_ = Tensor::empty({rows}, DType::kI32, logits.device());
+    Tensor ids = ids_.slice_rows(0, rows);
+    ops::argmax_rows(logits, ids);
+    Tensor host = Tensor::empty({rows}, DType::kI32);
+    ops::copy(ids, host);
+    return std::vector<int32_t>(host.data_as<int32_t>(), host.data_as<int32_t>() + rows);
+  }
+
  private:
+  // Logits on the model's device: through a decode graph when one applies, else one eager forward.
+  Tensor device_forward(const ForwardBatch& batch, std::vector<Tensor>* layer_hidden_states) {
+    if (graphs_ && layer_hidden_states == nullptr && graphs_->fits(batch)) return graphs_->run(batch, model_, cache_);
+    const StepInputs& inputs = preparer_.prepare(batch);
+    Tensor logits = model_.forward(inputs, cache_, layer_hidden_states);
+    if (graphs_) graphs_->note_logits_buffer(logits);
+    return logits;
+  }
+
   ModelConfig config_;
   std::unique_ptr<Communicator> communicator_;
   KvCache cache_;
   StepInputPreparer preparer_;
   DeepseekModel model_;
+  std::unique_ptr<DecodeGraphs> graphs_;  // CUDA decode graphs, when enabled
+  Tensor ids_;                            // greedy ids on the device
 };
 
 }  // namespace

@@ -25,6 +25,9 @@ struct ModelRunnerOptions {
   // tensor-parallel deployment, for timing): its logits are partial sums, not the model's output.
   int tp_size = 1, tp_rank = 0;
   bool dummy_weights = false;     // --load-format dummy: seeded random weights for the config, no checkpoint read
+  // CUDA only: decode-only steps of up to this many sequences replay CUDA graphs (one per batch-size bucket,
+  // captured on first use; model/decode_graphs.h). 0 runs every step eagerly (--disable-cuda-graph).
+  int cuda_graph_max_batch_size = 0;
 };
 
 class ModelRunner {
@@ -39,6 +42,9 @@ class ModelRunner {
   // order. Not thread-safe: one engine thread calls it. With `layer_hidden_states`, also returns the residual
   // stream after the embedding and after every layer (host F32 [num_tokens, hidden] each), for debugging.
   virtual Tensor forward(const ForwardBatch& batch, std::vector<Tensor>* layer_hidden_states = nullptr) = 0;
+  // One forward and greedy selection on the model's device: the argmax token of each logit row, so only the
+  // ids cross to the host (what a decode step costs when the logits themselves are not needed).
+  virtual std::vector<int32_t> forward_greedy(const ForwardBatch& batch) = 0;
 };
 
 }  // namespace dsinfer

@@ -24,7 +24,7 @@ Bounds bounds_for(const std::string& model) {
 
 double percentile90(std::vector<double> values) {
   std::sort(values.begin(), values.end());
-  return values.empty() ? 0.0 : values[(values.size() * 9) / 10 == values.size() ? values.size() - 1 : (values.size() * 9) / 10];
+  return values.empty() ? 0.0 : values[std::min(values.size() - 1, values.size() * 9 / 10)];
 }
 
 // Positions where the reference's top-1 leads by >= 0.1 but the engine's argmax differs.
@@ -47,9 +47,10 @@ class GpuFixtureTest : public ::testing::TestWithParam<std::string> {
     reference_ = std::make_unique<Reference>(GetParam());
   }
 
-  std::unique_ptr<ModelRunner> make_runner(int page_size) {
-    ModelRunnerOptions options = small_cache_options(GetParam(), page_size, 1024 / page_size + 8);
+  std::unique_ptr<ModelRunner> make_runner(int page_size, int cuda_graph_max_batch_size = 0) {
+    ModelRunnerOptions options = small_cache_options(GetParam(), page_size, 2048 / page_size + 8);
     options.device = Device::kCuda;
+    options.cuda_graph_max_batch_size = cuda_graph_max_batch_size;
     return ModelRunner::create(options);
   }
 
@@ -82,6 +83,74 @@ TEST_P(GpuFixtureTest, OneForwardChunkedAndTokenByTokenWithinBounds) {
   }
 }
 
+TEST_P(GpuFixtureTest, TokenByTokenThroughCudaGraphs) {
+  auto runner = make_runner(16, /*cuda_graph_max_batch_size=*/8);
+  check_all_prompts(*runner, 1, "token by token, CUDA graphs");
+}
+
+// Every prompt prefilled up to a few tokens, then all decoded in lockstep as one batch that shrinks as prompts
+// end (buckets 4 -> 2 -> 1, padded rows included), with and without CUDA graphs; each step's logits against the
+// reference row of that position, and the greedy ids from the device argmax against the reference argmax.
+TEST_P(GpuFixtureTest, BatchedDecodeWithAndWithoutCudaGraphs) {
+  const Bounds bounds = bounds_for(GetParam());
+  for (int graphs : {0, 8}) {
+    SCOPED_TRACE(testing::Message() << "cuda graph max batch size " << graphs);
+    auto runner = make_runner(16, graphs);
+    const int prompts = reference_->num_prompts();
+    std::vector<std::vector<int32_t>> ids, pages;
+    std::vector<int32_t> pool = scattered_pages(runner->num_kv_pages(), 1, runner->num_kv_pages(), 7);
+    size_t next = 0;
+    const int prefix = 3;
+    for (int p = 0; p < prompts; ++p) {
+      ids.push_back(reference_->ids("sequence." + std::to_string(p)));
+      size_t needed = (ids[p].size() + 15) / 16;
+      pages.emplace_back(pool.begin() + next, pool.begin() + next + needed);
+      next += needed;
+      ForwardBatch batch;
+      batch.token_ids.assign(ids[p].begin(), ids[p].begin() + prefix);
+      batch.sequences.push_back({0, prefix, pages[p], false});
+      runner->forward(batch);
+    }
+    std::vector<double> errors;
+    int greedy_checked = 0, greedy_wrong = 0;
+    const int64_t vocab = runner->config().vocab_size;
+    for (int position = prefix;; ++position) {
+      ForwardBatch batch;
+      std::vector<int> members;
+      for (int p = 0; p < prompts; ++p) {
+        if (position >= static_cast<int>(ids[p].size())) continue;
+        members.push_back(p);
+        batch.token_ids.push_back(ids[p][position]);
+        batch.sequences.push_back({position, 1, pages[p], false});
+      }
+      if (members.empty()) break;
+      const bool greedy_step = position % 2 == 1;  // alternate: logits to the host, or device argmax
+      std::vector<int32_t> chosen;
+      Tensor logits;
+      if (greedy_step) chosen = runner->forward_greedy(batch);
+      else logits = runner->forward(batch);
+      for (size_t i = 0; i < members.size(); ++i) {
+        const std::string index = std::to_string(members[i]);
+        Tensor reference = reference_->tensor(bounds.reference_prefix + index);
+        const float* expected_row = reference.data_as<float>() + position * vocab;
+        if (greedy_step) {
+          if (reference_->tensor("margin." + index).data_as<float>()[position] < 0.1f) continue;
+          ++greedy_checked;
+          greedy_wrong += chosen[i] != std::max_element(expected_row, expected_row + vocab) - expected_row;
+        } else {
+          Tensor expected = Tensor::view(const_cast<float*>(expected_row), {1, vocab}, DType::kF32);
+          Tensor actual = Tensor::view(logits.data_as<float>() + i * vocab, {1, vocab}, DType::kF32);
+          errors.push_back(row_errors(actual, expected)[0]);
+        }
+      }
+    }
+    EXPECT_LE(median_of(errors), bounds.median);
+    EXPECT_LE(percentile90(errors), bounds.percentile90);
+    EXPECT_GT(greedy_checked, 0);
+    EXPECT_EQ(greedy_wrong, 0) << "of " << greedy_checked;
+  }
+}
+
 // Two sequences decoding and one prefilling, in one forward: the decode group goes through the absorbed
 // decode op and the rest through the prefill op, side by side.
 TEST_P(GpuFixtureTest, MixedDecodeAndPrefillBatch) {
@@ -89,14 +158,15 @@ TEST_P(GpuFixtureTest, MixedDecodeAndPrefillBatch) {
   const Bounds bounds = bounds_for(GetParam());
   const int prompts = reference_->num_prompts();
   ASSERT_GE(prompts, 3);
-  std::vector<std::vector<int32_t>> ids;
-  std::vector<std::vector<int32_t>> pages;
-  int skip = 0;
+  std::vector<std::vector<int32_t>> ids, pages;
+  for (int p = 0; p < 3; ++p) ids.push_back(reference_->ids("sequence." + std::to_string(prompts - 1 - p)));
+  // Disjoint scattered pages for the three sequences.
+  std::vector<int32_t> pool = scattered_pages(runner->num_kv_pages(), 1, runner->num_kv_pages(), 99);
+  size_t next = 0;
   for (int p = 0; p < 3; ++p) {
-    ids.push_back(reference_->ids("sequence." + std::to_string(prompts - 1 - p)));
-    int needed = (static_cast<int>(ids[p].size()) + 15) / 16;
-    pages.push_back(scattered_pages(runner->num_kv_pages(), 16, static_cast<int>(ids[p].size()), 99, skip));
-    skip += needed;
+    size_t needed = (ids[p].size() + 15) / 16;
+    pages.emplace_back(pool.begin() + next, pool.begin() + next + needed);
+    next += needed;
   }
   // Prefill all but the last token of sequences 0 and 1 first, one forward each.
   for (int p = 0; p < 2; ++p) {

@@ -13,6 +13,7 @@ namespace {
 struct ScratchBuffers {
   std::mutex mutex;
   std::array<Tensor, static_cast<size_t>(ScratchSlot::kCount)> buffers;
+  uint64_t generation = 0;
 };
 ScratchBuffers& scratch_buffers() {
   static ScratchBuffers* instance = new ScratchBuffers();  // lives until exit, like the pool
@@ -34,7 +35,14 @@ void* scratch(ScratchSlot slot, size_t bytes) {
   size_t grown = buffer.defined() ? std::max(bytes, buffer.nbytes() + buffer.nbytes() / 2) : bytes;
   buffer = Tensor();  // return the old block first; earlier work on the stream still finishes before reuse
   buffer = Tensor::empty({static_cast<int64_t>(grown)}, DType::kU8, Device::kCuda);
+  ++state.generation;
   return buffer.data();
+}
+
+uint64_t scratch_generation() {
+  ScratchBuffers& state = scratch_buffers();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  return state.generation;
 }
 
 }  // namespace dsinfer::cuda

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace dsinfer::cuda {
 
@@ -27,6 +28,10 @@ enum class ScratchSlot {
 
 // Device memory of at least `bytes` for this slot, valid until the next call for the same slot with more bytes.
 void* scratch(ScratchSlot slot, size_t bytes);
+
+// Changes whenever any scratch buffer moves: a CUDA graph captured under another generation points at freed
+// memory and must be captured again.
+uint64_t scratch_generation();
 
 template <typename T>
 T* scratch_as(ScratchSlot slot, size_t count) {

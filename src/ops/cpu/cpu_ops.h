@@ -35,4 +35,6 @@ void copy(const Tensor& source, Tensor& destination);
 void cast(const Tensor& source, Tensor& destination);
 void fill_random(Tensor& tensor, uint64_t seed, float low, float high);
 
+void argmax_rows(const Tensor& logits, Tensor& ids);
+
 }  // namespace dsinfer::ops::cpu

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/tensor.h"
@@ -37,5 +38,16 @@ void copy(const Tensor& source, Tensor& destination);
 void cast(const Tensor& source, Tensor& destination);
 void fill_random(Tensor& tensor, uint64_t seed, float low, float high);
 void initialize_device();  // see ops/device.h
+void argmax_rows(const Tensor& logits, Tensor& ids);  // see ops/argmax_rows.h
+
+// CUDA graphs of whole decode steps (model/decode_graphs.h). Capture records the ops launched on the compute
+// stream between begin and end; a replay re-runs them reading whatever the captured buffers then hold.
+class CapturedGraph;
+void begin_graph_capture();
+std::shared_ptr<CapturedGraph> end_graph_capture();
+void abort_graph_capture();  // after an op threw during capture: discard it and leave the stream usable
+void replay_graph(const CapturedGraph& graph);
+// Changes whenever the ops' own scratch memory moves; graphs captured under another value must be redone.
+uint64_t graph_memory_generation();
 
 }  // namespace dsinfer::ops::cuda

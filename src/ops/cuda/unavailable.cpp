@@ -40,5 +40,12 @@ void copy(const Tensor&, Tensor&) { unavailable("copy"); }
 void cast(const Tensor&, Tensor&) { unavailable("cast"); }
 void fill_random(Tensor&, uint64_t, float, float) { unavailable("fill_random"); }
 void initialize_device() { unavailable("initialize_device"); }
+void argmax_rows(const Tensor&, Tensor&) { unavailable("argmax_rows"); }
+class CapturedGraph {};
+void begin_graph_capture() { unavailable("begin_graph_capture"); }
+std::shared_ptr<CapturedGraph> end_graph_capture() { unavailable("end_graph_capture"); }
+void abort_graph_capture() { unavailable("abort_graph_capture"); }
+void replay_graph(const CapturedGraph&) { unavailable("replay_graph"); }
+uint64_t graph_memory_generation() { unavailable("graph_memory_generation"); }
 
 }  // namespace dsinfer::ops::cuda
