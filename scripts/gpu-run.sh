@@ -12,7 +12,13 @@ set -uo pipefail
 OUT_DIR=${1:?usage: scripts/gpu-run.sh OUT_DIR}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BIN_DIR=${BIN_DIR:-$REPO/.carry/bin}
-STAGES=${STAGES:-env tests sanitizer kernels model bench}
+STAGES=${STAGES:-env tests model kernels bench sanitizer}
+# The benchmarks of bench/RESULTS.md: V2-Lite-shaped BF16 (decode at batch 1-128, prefill 1K and 8K) and
+# DeepSeek-V3 FP8 as rank 0 of TP8 (decode at 2K context). One per line: name=args, '~' standing for spaces.
+DEFAULT_BENCH_SPECS="v2lite=--model~testdata/configs/deepseek-v2-lite~--load-format~dummy~--batch-size~1,8,32,128~--input-len~1024~--output-len~16
+v3-tp8=--model~testdata/configs/deepseek-v3~--load-format~dummy~--tp-size~8~--simulate-rank~0~--batch-size~1,32,128~--input-len~2048~--output-len~16~--skip-prefill
+v2lite-8k=--model~testdata/configs/deepseek-v2-lite~--load-format~dummy~--batch-size~1~--input-len~8192~--output-len~8"
+BENCH_SPECS=${BENCH_SPECS:-$DEFAULT_BENCH_SPECS}
 mkdir -p "$OUT_DIR"
 SUMMARY=$OUT_DIR/summary.md
 echo "# dsinfer GPU run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')" >"$SUMMARY"
@@ -86,9 +92,11 @@ fi
 
 if wants sanitizer; then
   # Every tensor its own cudaMalloc, so memcheck sees allocation bounds (the pool would hide them).
-  DSINFER_CUDA_DIRECT_ALLOC=1 run_stage "compute-sanitizer memcheck (op tests)" "${SANITIZER_LIMIT:-240}" \
-    "$OUT_DIR/sanitizer.log" compute-sanitizer --tool memcheck --leak-check no --error-exitcode 99 \
-    "$BIN_DIR/dsinfer_tests_cuda" --gtest_color=no --gtest_filter="${SANITIZER_FILTER:-*}"
+  # SANITIZER_BINARY picks the suite (op tests by default; the model tests cover the CUDA graph path).
+  DSINFER_CUDA_DIRECT_ALLOC=1 run_stage "compute-sanitizer memcheck (${SANITIZER_BINARY:-dsinfer_tests_cuda})" \
+    "${SANITIZER_LIMIT:-240}" "$OUT_DIR/sanitizer.log" compute-sanitizer --tool memcheck --leak-check no \
+    --error-exitcode 99 "$BIN_DIR/${SANITIZER_BINARY:-dsinfer_tests_cuda}" --gtest_color=no \
+    --gtest_filter="${SANITIZER_FILTER:-*}"
   grep -E "ERROR SUMMARY|Invalid|out of bounds" "$OUT_DIR/sanitizer.log" | sort | uniq -c | head -10 | sed 's/^/    /' >>"$SUMMARY"
 fi
 
@@ -98,14 +106,14 @@ if wants kernels; then
 fi
 
 if wants bench && [ -x "$BIN_DIR/dsinfer" ]; then
-  # BENCH_SPECS: space-separated name=args, ',' standing for spaces inside args. Each run's JSON report
-  # becomes one line of bench.jsonl (keeps the number of files coming back small).
+  # Each run's JSON report becomes one line of bench.jsonl (keeps the number of files coming back small).
   scratch=$(mktemp -d)
-  for spec in ${BENCH_SPECS:-}; do
+  cd "$REPO"
+  for spec in $BENCH_SPECS; do
     name=${spec%%=*}
     args=${spec#*=}
-    echo "### $name: dsinfer bench ${args//,/ }" >>"$OUT_DIR/bench.log"
-    run_stage "bench $name" "${BENCH_LIMIT:-240}" "$OUT_DIR/bench.log" "$BIN_DIR/dsinfer" bench ${args//,/ } --json "$scratch/$name.json"
+    echo "### $name: dsinfer bench ${args//\~/ }" >>"$OUT_DIR/bench.log"
+    run_stage "bench $name" "${BENCH_LIMIT:-240}" "$OUT_DIR/bench.log" "$BIN_DIR/dsinfer" bench ${args//\~/ } --json "$scratch/$name.json"
     [ -f "$scratch/$name.json" ] && tr -d '\n' <"$scratch/$name.json" >>"$OUT_DIR/bench.jsonl" && echo >>"$OUT_DIR/bench.jsonl"
   done
   grep -E "^\|" "$OUT_DIR/bench.log" | head -60 >>"$SUMMARY"
