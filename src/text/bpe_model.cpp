@@ -1,6 +1,7 @@
 #include "text/bpe_model.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "core/error.h"
 #include "text/byte_level.h"
@@ -17,7 +18,10 @@ BpeModel::BpeModel(const std::unordered_map<std::string, int32_t>& vocab,
                   spelling, "'); a byte-level BPE vocabulary needs all 256");
     byte_ids_[byte] = found->second;
   }
-  merges_.reserve(merges.size());
+  size_t slot_count = 2;
+  while (slot_count < 2 * merges.size()) slot_count *= 2;
+  merge_slots_.resize(slot_count);
+  merge_shift_ = 64 - std::countr_zero(slot_count);
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const auto& [left, right] = merges[rank];
     auto left_id = vocab.find(left), right_id = vocab.find(right), merged_id = vocab.find(left + right);
@@ -25,9 +29,25 @@ BpeModel::BpeModel(const std::unordered_map<std::string, int32_t>& vocab,
                   ": model.merges[", rank, "] '", left, " ", right,
                   "' uses a token that is not in model.vocab");
     // A repeated pair takes its last rank: tokenizers collects the merges into a hash map in file order.
-    merges_.insert_or_assign(pair_key(left_id->second, right_id->second),
-                             Merge{static_cast<uint32_t>(rank), merged_id->second});
+    insert_merge(left_id->second, right_id->second, Merge{static_cast<uint32_t>(rank), merged_id->second});
   }
+}
+
+const BpeModel::Merge* BpeModel::find_merge(int32_t left, int32_t right) const {
+  const uint64_t key = pair_key(left, right);
+  const size_t mask = merge_slots_.size() - 1;
+  for (size_t slot = slot_of(key);; slot = (slot + 1) & mask) {
+    if (merge_slots_[slot].key == key) return &merge_slots_[slot].merge;
+    if (merge_slots_[slot].key == kEmptyKey) return nullptr;
+  }
+}
+
+void BpeModel::insert_merge(int32_t left, int32_t right, Merge merge) {
+  const uint64_t key = pair_key(left, right);
+  const size_t mask = merge_slots_.size() - 1;
+  size_t slot = slot_of(key);
+  while (merge_slots_[slot].key != kEmptyKey && merge_slots_[slot].key != key) slot = (slot + 1) & mask;
+  merge_slots_[slot] = {key, merge};
 }
 
 void BpeModel::encode_piece(std::string_view piece, std::vector<int32_t>& ids) const {
@@ -69,9 +89,9 @@ void BpeModel::merge_symbols(std::string_view piece, std::vector<int32_t>& ids) 
   auto push_candidate = [&](int32_t position) {
     const Symbol& left = symbols[position];
     if (left.next < 0) return;
-    auto found = merges_.find(pair_key(left.id, symbols[left.next].id));
-    if (found == merges_.end()) return;
-    heap.push_back({found->second.rank, static_cast<uint32_t>(position), found->second.merged_id});
+    const Merge* merge = find_merge(left.id, symbols[left.next].id);
+    if (merge == nullptr) return;
+    heap.push_back({merge->rank, static_cast<uint32_t>(position), merge->merged_id});
     std::push_heap(heap.begin(), heap.end(), std::greater<>{});
   };
   for (int32_t i = 0; i + 1 < count; ++i) push_candidate(i);
@@ -82,8 +102,8 @@ void BpeModel::merge_symbols(std::string_view piece, std::vector<int32_t>& ids) 
     heap.pop_back();
     Symbol& left = symbols[candidate.position];
     if (left.id < 0 || left.next < 0) continue;
-    auto current = merges_.find(pair_key(left.id, symbols[left.next].id));
-    if (current == merges_.end() || current->second.merged_id != candidate.merged_id) continue;
+    const Merge* current = find_merge(left.id, symbols[left.next].id);
+    if (current == nullptr || current->merged_id != candidate.merged_id) continue;
 
     Symbol& right = symbols[left.next];
     left.id = candidate.merged_id;

@@ -32,10 +32,21 @@ class BpeModel {
   static uint64_t pair_key(int32_t left, int32_t right) {
     return (uint64_t(uint32_t(left)) << 32) | uint32_t(right);
   }
+  // The merge of (left, right), or nullptr. An open-addressing table (linear probing, at most half full):
+  // this lookup is the inner loop of BPE.
+  const Merge* find_merge(int32_t left, int32_t right) const;
+  void insert_merge(int32_t left, int32_t right, Merge merge);
+  size_t slot_of(uint64_t key) const { return size_t((key * 0x9E3779B97F4A7C15ull) >> merge_shift_); }
   void merge_symbols(std::string_view piece, std::vector<int32_t>& ids) const;
 
-  std::array<int32_t, 256> byte_ids_{};         // id of each single byte
-  std::unordered_map<uint64_t, Merge> merges_;  // (left id, right id) -> rank and merged id
+  static constexpr uint64_t kEmptyKey = ~uint64_t{0};  // no pair of non-negative ids has this key
+  struct MergeSlot {
+    uint64_t key = kEmptyKey;
+    Merge merge{};
+  };
+  std::array<int32_t, 256> byte_ids_{};  // id of each single byte
+  std::vector<MergeSlot> merge_slots_;   // (left id, right id) -> rank and merged id
+  int merge_shift_ = 64;                 // 64 - log2(slot count)
   mutable PieceCache cache_;
 };
 
