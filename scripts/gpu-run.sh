@@ -12,7 +12,7 @@ set -uo pipefail
 OUT_DIR=${1:?usage: scripts/gpu-run.sh OUT_DIR}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BIN_DIR=${BIN_DIR:-$REPO/.carry/bin}
-STAGES=${STAGES:-env tests model kernels bench sanitizer}
+STAGES=${STAGES:-env tests model kernels bench profile sanitizer}
 # The benchmarks of bench/RESULTS.md: V2-Lite-shaped BF16 (decode at batch 1-128, prefill 1K and 8K) and
 # DeepSeek-V3 FP8 as rank 0 of TP8 (decode at 2K context). One per line: name=args, '~' standing for spaces.
 DEFAULT_BENCH_SPECS="v2lite=--model~testdata/configs/deepseek-v2-lite~--load-format~dummy~--batch-size~1,8,32,128~--input-len~1024~--output-len~16
@@ -88,6 +88,17 @@ fi
 if wants model && [ -x "$BIN_DIR/dsinfer_tests_cuda_model" ]; then
   run_stage "GPU model tests (fixtures)" 300 "$OUT_DIR/tests.log" "$BIN_DIR/dsinfer_tests_cuda_model" --gtest_color=no
   grep -E "^\[  FAILED  \]" "$OUT_DIR/tests.log" | head -20 | sed 's/^/    /' >>"$SUMMARY"
+fi
+
+if wants profile && [ -x "$BIN_DIR/dsinfer" ]; then
+  # Device time per op of eager decode steps (DSINFER_CUDA_OP_TIMING; graphs off so every op is timed).
+  cd "$REPO"
+  for spec in ${PROFILE_SPECS:-v2lite=--model~testdata/configs/deepseek-v2-lite~--load-format~dummy~--batch-size~1~--input-len~1024~--output-len~32~--skip-prefill~--disable-cuda-graph v3-tp8=--model~testdata/configs/deepseek-v3~--load-format~dummy~--tp-size~8~--simulate-rank~0~--batch-size~1~--input-len~2048~--output-len~32~--skip-prefill~--disable-cuda-graph}; do
+    name=${spec%%=*}
+    args=${spec#*=}
+    echo "### profile $name: DSINFER_CUDA_OP_TIMING=1 dsinfer bench ${args//\~/ }" >>"$OUT_DIR/bench.log"
+    DSINFER_CUDA_OP_TIMING=1 run_stage "op profile $name" 120 "$OUT_DIR/bench.log" "$BIN_DIR/dsinfer" bench ${args//\~/ }
+  done
 fi
 
 if wants sanitizer; then

@@ -130,7 +130,7 @@ nlohmann::json fp8_linear_table(double copy_tb_per_s) {
   };
   const std::vector<Shape2> shapes = {{"q_a+kv_a", 2112, 7168}, {"q_b", 24576, 1536}, {"kv_b", 32768, 512},
                                       {"o_proj", 7168, 16384}, {"expert gate_up", 4096, 7168}, {"expert down", 7168, 2048}};
-  std::printf("FP8 block-scaled linear (per-token-group quantization + GEMM; GEMV kernel for M <= 8, cuBLASLt "
+  std::printf("FP8 block-scaled linear (per-token-group quantization + GEMM; skinny tensor-core kernel for M <= 8, cuBLASLt "
               "above)\n| N x K (role) | M | time (us) | TFLOP/s | GB/s | %% of copy |\n|---|---|---|---|---|---|\n");
   for (const Shape2& shape : shapes) {
     const int64_t weight_bytes = shape.n * shape.k;

@@ -2,6 +2,7 @@
 // experts (BF16 and block-scaled FP8, stacked as the CUDA loader stacks them) against the CPU twins.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <set>
 
 #include "gpu_testing.h"
@@ -138,7 +139,10 @@ TEST_P(MoeExpertsGpuTest, AccumulatesTheSameWeightedExpertOutputsAsTheCpu) {
   ops::moe_experts(input, ids, weights, set.host, expected, /*quantize_activations=*/fp8);
   Tensor output = to_gpu(shared, DType::kBF16);
   ops::moe_experts(to_gpu(input, DType::kBF16), to_gpu(ids), to_gpu(weights), set.device, output, fp8);
-  EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(output), expected, hidden), 1e-2);
+  const double error = gpu_testing::worst_row_error(to_cpu_f32(output), expected, hidden);
+  std::printf("MoE experts %s: worst row error %.2e\n", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+              error);
+  EXPECT_LT(error, 1e-2);
 }
 
 INSTANTIATE_TEST_SUITE_P(

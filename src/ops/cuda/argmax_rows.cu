@@ -1,4 +1,5 @@
 // argmax_rows on CUDA: one block per row, (value, index) reduced with ties going to the lower index.
+#include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
 
@@ -51,6 +52,7 @@ __global__ void __launch_bounds__(kThreads) argmax_rows_kernel(const float* logi
 }  // namespace
 
 void argmax_rows(const Tensor& logits, Tensor& ids) {
+  dsinfer::cuda::OpTimer timer("argmax_rows");
   const int64_t rows = logits.dim(0);
   if (rows == 0) return;
   argmax_rows_kernel<<<static_cast<unsigned>(rows), kThreads, 0, dsinfer::cuda::current_stream()>>>(

@@ -1,4 +1,5 @@
 // copy (any pair of devices with a CUDA side) and cast (F32 / BF16 / F16 on the device).
+#include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
 
@@ -14,6 +15,7 @@ __global__ void cast_kernel(const void* source, FloatKind source_kind, void* des
 }  // namespace
 
 void copy(const Tensor& source, Tensor& destination) {
+  dsinfer::cuda::OpTimer timer("copy");
   if (source.nbytes() == 0) return;
   cudaStream_t stream = dsinfer::cuda::current_stream();
   cudaMemcpyKind kind = source.device() == Device::kCpu        ? cudaMemcpyHostToDevice
@@ -25,6 +27,7 @@ void copy(const Tensor& source, Tensor& destination) {
 }
 
 void cast(const Tensor& source, Tensor& destination) {
+  dsinfer::cuda::OpTimer timer("cast");
   require_float_dtype("cast", source);
   require_float_dtype("cast", destination);
   const int64_t count = source.numel();

@@ -1,4 +1,5 @@
 // gather_rows: the embedding lookup and the selection of rows that need logits.
+#include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
 
@@ -20,6 +21,7 @@ __global__ void gather_rows_kernel(const void* source, FloatKind source_kind, in
 }  // namespace
 
 void gather_rows(const Tensor& source, const Tensor& indices, Tensor& output) {
+  dsinfer::cuda::OpTimer timer("gather_rows");
   require_float_dtype("gather_rows", source);
   require_float_dtype("gather_rows", output);
   const int64_t count = indices.dim(0);

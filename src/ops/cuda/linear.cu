@@ -1,12 +1,13 @@
 // linear on CUDA. BF16 weights: one cuBLASLt GEMM. FP8 weights (always W8A8): quantize the input per 1x128
-// group, then the hand-written GEMV kernel for few token rows, else cuBLASLt's block-scaled GEMM (token rows
+// group, then the skinny tensor-core kernel for few token rows, else cuBLASLt's block-scaled GEMM (token rows
 // padded to a multiple of 4, weight_scale_inv rows padded to a multiple of 4 blocks), or, for shapes cuBLASLt
 // rejects, the tiled tensor-core kernel of the MoE experts run as one group.
 #include "kernels/gemm/cublaslt_gemm.h"
 #include "kernels/runtime/scratch.h"
-#include "kernels/sm90/gemm/fp8_blockwise_gemv.h"
+#include "kernels/sm90/gemm/fp8_skinny_gemm.h"
 #include "kernels/sm90/moe/grouped_gemm.h"
 #include "kernels/sm90/quant/fp8_group_quant.h"
+#include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
 
@@ -17,8 +18,9 @@ namespace {
 using dsinfer::cuda::ScratchSlot;
 using dsinfer::cuda::scratch_as;
 
-// Up to this many token rows the GEMV kernel streams the weights once and beats cuBLASLt's small-M tiles.
-constexpr int64_t kGemvMaxRows = 8;
+// Up to this many token rows the skinny tensor-core kernel streams the weights once and beats cuBLASLt's
+// small-M tiles.
+constexpr int64_t kSkinnyMaxRows = 8;
 
 // weight_scale_inv [row_blocks, k_blocks] -> [row_blocks, padded_k_blocks] (padding left unset: never read).
 __global__ void pad_weight_scales_kernel(const float* scales, int64_t row_blocks, int64_t k_blocks,
@@ -43,7 +45,7 @@ void linear_fp8(const Tensor& input, const LinearWeight& weight, Tensor& output,
                                      stream);
 
   const float* weight_scales = weight.scale_inv.data_as<const float>();
-  if (tokens > kGemvMaxRows) {
+  if (tokens > kSkinnyMaxRows) {
     const int64_t row_length = dsinfer::cuda::fp8_weight_scale_row_length(k);
     const float* padded_scales = weight_scales;
     if (row_length != k_blocks) {
@@ -76,13 +78,16 @@ void linear_fp8(const Tensor& input, const LinearWeight& weight, Tensor& output,
     dsinfer::cuda::grouped_gemm(gemm, /*fp8=*/true, /*gated=*/false, stream);
     return;
   }
-  dsinfer::cuda::gemm_fp8_blockwise_gemv(quantized, input_scales, padded_tokens, weight.weight.data(), weight_scales,
-                                         k_blocks, output.data(), tokens, n, k, stream);
+  dsinfer::cuda::gemm_fp8_blockwise_skinny(quantized, input_scales, padded_tokens, weight.weight.data(), weight_scales,
+                                           k_blocks, output.data(), tokens, n, k, stream);
 }
 
 }  // namespace
 
 void linear(const Tensor& input, const LinearWeight& weight, Tensor& output, bool /*quantize_activations*/) {
+  dsinfer::cuda::OpTimer timer(!weight.is_fp8()                ? "linear (BF16)"
+                               : input.dim(0) <= kSkinnyMaxRows ? "linear (FP8, skinny)"
+                                                              : "linear (FP8, GEMM)");
   require_dtype("linear", input, DType::kBF16);
   const int64_t tokens = input.dim(0);
   if (tokens == 0) return;

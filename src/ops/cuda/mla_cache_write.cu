@@ -1,4 +1,5 @@
 // MLA cache write: entry = [rms_norm(kv_a[:latent]) * gain | rope(kv_a[latent:])] into the token's slot.
+#include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
 
@@ -42,6 +43,7 @@ __global__ void __launch_bounds__(kThreads)
 
 void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsilon, const Tensor& positions,
                      const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache) {
+  dsinfer::cuda::OpTimer timer("mla_cache_write");
   require_float_dtype("mla_cache_write", kv_a);
   require_float_dtype("mla_cache_write", norm_weight);
   require_float_dtype("mla_cache_write", kv_cache);

@@ -5,6 +5,7 @@
 #include "kernels/gemm/cublaslt_gemm.h"
 #include "kernels/runtime/scratch.h"
 #include "kernels/sm90/mla_decode/mla_decode.h"
+#include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
 
@@ -12,6 +13,7 @@ namespace dsinfer::ops::cuda {
 
 void mla_decode_attention(const Tensor& q, const Tensor& kv_cache, const Tensor& w_uk, const Tensor& w_uv,
                           const AttentionBatch& batch, double softmax_scale, Tensor& output) {
+  dsinfer::cuda::OpTimer timer("mla_decode_attention");
   using dsinfer::cuda::ScratchSlot;
   for (const Tensor* tensor : std::initializer_list<const Tensor*>{&q, &kv_cache, &w_uk, &w_uv, &output})
     require_dtype("mla_decode_attention", *tensor, DType::kBF16);

@@ -4,6 +4,7 @@
 //   causal attention per head over the expanded keys/values  output [T, heads, v]
 #include "kernels/runtime/scratch.h"
 #include "kernels/sm90/mla_prefill/mla_prefill.h"
+#include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
 
@@ -12,6 +13,7 @@ namespace dsinfer::ops::cuda {
 void mla_prefill_attention(const Tensor& q, const Tensor& kv_cache, const LinearWeight& kv_b_proj,
                            const AttentionBatch& batch, double softmax_scale, Tensor& output,
                            bool quantize_activations) {
+  dsinfer::cuda::OpTimer timer("mla_prefill_attention");
   using dsinfer::cuda::ScratchSlot;
   require_dtype("mla_prefill_attention", q, DType::kBF16);
   require_dtype("mla_prefill_attention", kv_cache, DType::kBF16);

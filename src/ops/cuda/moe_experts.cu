@@ -5,12 +5,15 @@
 //   [FP8] quantize act                                                            quantize_fp8_groups
 //   y[r]   = act[r] . down_e                                                      grouped GEMM
 //   output[t] += sum_j w[t, j] * y[row of (t, j)]                                 moe_combine
-// The grouped GEMMs address expert e's weights as base + e * stride, so the experts' tensors must be stacked
-// in one allocation with a constant stride (the CUDA weight loader does this).
+// The grouped GEMMs find each expert's tensors through a device table of addresses (no stacking needed).
+#include <map>
+#include <mutex>
+
 #include "kernels/runtime/scratch.h"
 #include "kernels/sm90/moe/grouped_gemm.h"
 #include "kernels/sm90/moe/moe_sort.h"
 #include "kernels/sm90/quant/fp8_group_quant.h"
+#include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
 
@@ -22,27 +25,52 @@ using dsinfer::cuda::ScratchSlot;
 using dsinfer::cuda::scratch;
 using dsinfer::cuda::scratch_as;
 
-// Byte distance between consecutive experts' copies of one tensor; throws unless it is constant.
-int64_t expert_stride(const std::vector<MlpWeights>& experts, const Tensor& (*pick)(const MlpWeights&),
-                      const char* what) {
-  const auto* first = static_cast<const uint8_t*>(pick(experts[0]).data());
-  if (experts.size() == 1) return 0;
-  const int64_t stride = static_cast<const uint8_t*>(pick(experts[1]).data()) - first;
-  for (size_t e = 0; e < experts.size(); ++e) {
-    const Tensor& tensor = pick(experts[e]);
-    DSINFER_CHECK(static_cast<const uint8_t*>(tensor.data()) == first + static_cast<int64_t>(e) * stride &&
-                      tensor.shape() == pick(experts[0]).shape() && tensor.dtype() == pick(experts[0]).dtype(),
-                  "ops::moe_experts on CUDA needs every expert's ", what,
-                  " stacked in one allocation with a constant stride (expert ", e, " is not); load the experts "
-                  "through the CUDA weight loader");
+enum ExpertTable { kGate, kUp, kDown, kGateScales, kUpScales, kDownScales, kTables };
+
+// Device tables of every expert's weight and scale addresses ([kTables][experts] pointers), so the grouped
+// GEMMs find expert e's tensors wherever the loader put them. Built once per expert list; each call compares
+// the list's addresses with the cached ones on the host (a few hundred compares) and rebuilds if they moved.
+// The first forward of a shape runs eagerly before any CUDA graph capture, so the build never happens inside one.
+const void* const* expert_tables(const std::vector<MlpWeights>& experts) {
+  struct Cached {
+    std::vector<const void*> addresses;
+    Tensor device;
+  };
+  static std::mutex mutex;
+  static std::map<const MlpWeights*, Cached> cache;
+  const size_t count = experts.size();
+  std::vector<const void*> addresses(kTables * count, nullptr);
+  const MlpWeights& first = experts.front();
+  for (size_t e = 0; e < count; ++e) {
+    const MlpWeights& expert = experts[e];
+    const LinearWeight* weights[3] = {&expert.gate_proj, &expert.up_proj, &expert.down_proj};
+    const LinearWeight* first_weights[3] = {&first.gate_proj, &first.up_proj, &first.down_proj};
+    for (int w = 0; w < 3; ++w) {
+      DSINFER_CHECK(weights[w]->weight.shape() == first_weights[w]->weight.shape() &&
+                        weights[w]->weight.dtype() == first_weights[w]->weight.dtype(),
+                    "ops::moe_experts: expert ", e, " has ", weights[w]->weight.describe(), " where expert 0 has ",
+                    first_weights[w]->weight.describe(), " (all experts must share shapes and dtypes)");
+      addresses[w * count + e] = weights[w]->weight.data();
+      addresses[(kGateScales + w) * count + e] = weights[w]->is_fp8() ? weights[w]->scale_inv.data() : nullptr;
+    }
   }
-  return stride;
+  std::lock_guard<std::mutex> lock(mutex);
+  Cached& cached = cache[experts.data()];
+  if (cached.addresses != addresses) {
+    Tensor host = Tensor::empty({static_cast<int64_t>(addresses.size())}, DType::kU64);
+    std::copy(addresses.begin(), addresses.end(), host.data_as<const void*>());
+    cached.device = Tensor::empty(host.shape(), DType::kU64, Device::kCuda);
+    ops::cuda::copy(host, cached.device);
+    cached.addresses = std::move(addresses);
+  }
+  return cached.device.data_as<const void* const>();
 }
 
 }  // namespace
 
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights,
                  const std::vector<MlpWeights>& experts, Tensor& output, bool /*quantize_activations*/) {
+  dsinfer::cuda::OpTimer timer("moe_experts");
   require_dtype("moe_experts", input, DType::kBF16);
   require_dtype("moe_experts", output, DType::kBF16);
   const int64_t tokens = input.dim(0), hidden = input.dim(1), top_k = topk_ids.dim(1);
@@ -68,15 +96,17 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
   dsinfer::cuda::moe_sort(topk_ids.data_as<const int32_t>(), rows, expert_count, dsinfer::cuda::kGroupedRowsPerTile,
                           expert_offsets, tile_offsets, sorted_slots, slot_positions, stream);
 
+  const void* const* tables = expert_tables(experts);
+  auto table = [&](ExpertTable which) { return tables + which * expert_count; };
+  auto scale_table = [&](ExpertTable which) { return reinterpret_cast<const float* const*>(table(which)); };
+
   dsinfer::cuda::GroupedGemmParams gate_up{};
   gate_up.a_row_slots = sorted_slots;
   gate_up.a_row_divisor = static_cast<int>(top_k);
-  gate_up.weight0 = first.gate_proj.weight.data();
-  gate_up.weight1 = first.up_proj.weight.data();
-  gate_up.weight0_expert_stride_bytes = expert_stride(experts, [](const MlpWeights& w) -> const Tensor& {
-    return w.gate_proj.weight; }, "gate_proj.weight");
-  gate_up.weight1_expert_stride_bytes = expert_stride(experts, [](const MlpWeights& w) -> const Tensor& {
-    return w.up_proj.weight; }, "up_proj.weight");
+  gate_up.weight0_experts = table(kGate);
+  gate_up.weight1_experts = table(kUp);
+  gate_up.weight0_scale_experts = scale_table(kGateScales);
+  gate_up.weight1_scale_experts = scale_table(kUpScales);
   gate_up.expert_offsets = expert_offsets;
   gate_up.tile_offsets = tile_offsets;
   gate_up.experts = expert_count;
@@ -89,9 +119,8 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
   gate_up.out_f32 = fp8;
 
   dsinfer::cuda::GroupedGemmParams down{};
-  down.weight0 = first.down_proj.weight.data();
-  down.weight0_expert_stride_bytes = expert_stride(experts, [](const MlpWeights& w) -> const Tensor& {
-    return w.down_proj.weight; }, "down_proj.weight");
+  down.weight0_experts = table(kDown);
+  down.weight0_scale_experts = scale_table(kDownScales);
   down.expert_offsets = expert_offsets;
   down.tile_offsets = tile_offsets;
   down.experts = expert_count;
@@ -110,12 +139,6 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
     gate_up.a = quantized_input;
     gate_up.a_scales = input_scales;
     gate_up.a_scales_stride = tokens;
-    gate_up.weight0_scales = first.gate_proj.scale_inv.data_as<const float>();
-    gate_up.weight1_scales = first.up_proj.scale_inv.data_as<const float>();
-    gate_up.scale0_expert_stride = expert_stride(experts, [](const MlpWeights& w) -> const Tensor& {
-      return w.gate_proj.scale_inv; }, "gate_proj.weight_scale_inv") / static_cast<int64_t>(sizeof(float));
-    gate_up.scale1_expert_stride = expert_stride(experts, [](const MlpWeights& w) -> const Tensor& {
-      return w.up_proj.scale_inv; }, "up_proj.weight_scale_inv") / static_cast<int64_t>(sizeof(float));
     dsinfer::cuda::grouped_gemm(gate_up, true, true, stream);
 
     auto* quantized_activation = scratch_as<uint8_t>(ScratchSlot::kGemmOutput, rows * intermediate);
@@ -125,9 +148,6 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
     down.a = quantized_activation;
     down.a_scales = activation_scales;
     down.a_scales_stride = rows;
-    down.weight0_scales = first.down_proj.scale_inv.data_as<const float>();
-    down.scale0_expert_stride = expert_stride(experts, [](const MlpWeights& w) -> const Tensor& {
-      return w.down_proj.scale_inv; }, "down_proj.weight_scale_inv") / static_cast<int64_t>(sizeof(float));
     dsinfer::cuda::grouped_gemm(down, true, false, stream);
   } else {
     gate_up.a = input.data();

@@ -1,6 +1,7 @@
 // MoE routing on CUDA: one warp per token, lane l holding experts l, l + 32, ... (up to 256 experts).
 // Same recipe as ops/moe_routing.h, in float: scores, optional group limiting (top-2 sum for sigmoid, max for
 // softmax), then top_k rounds of a warp-wide arg-max (ties: the lower expert index).
+#include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
 
@@ -155,6 +156,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 
 void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, const MoeRoutingParams& params,
                  Tensor& topk_ids, Tensor& topk_weights) {
+  dsinfer::cuda::OpTimer timer("moe_routing");
   DSINFER_CHECK(params.num_experts <= kMaxExperts && params.num_groups <= kMaxGroups && params.top_k <= 32,
                 "ops::moe_routing on CUDA supports up to ", kMaxExperts, " experts, ", kMaxGroups,
                 " groups and top_k 32; got ", params.num_experts, ", ", params.num_groups, ", ", params.top_k);

@@ -1,11 +1,13 @@
 // quantize_fp8_per_token_group on CUDA: the kernel of kernels/sm90/quant, unpadded.
 #include "kernels/sm90/quant/fp8_group_quant.h"
+#include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
 
 namespace dsinfer::ops::cuda {
 
 void quantize_fp8_per_token_group(const Tensor& input, Tensor& output, Tensor& scales) {
+  dsinfer::cuda::OpTimer timer("quantize_fp8_per_token_group");
   require_dtype("quantize_fp8_per_token_group", input, DType::kBF16);
   require_dtype("quantize_fp8_per_token_group", output, DType::kF8E4M3);
   require_dtype("quantize_fp8_per_token_group", scales, DType::kF32);

@@ -1,6 +1,7 @@
 // rms_norm and the fused residual add + rms_norm. One block per row; the row stays in registers between
 // the statistics and the scaling, and the statistics are float32 (the residual sum is normalised before it
 // is rounded to the activation dtype).
+#include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
 
@@ -53,6 +54,7 @@ void check_width(const char* op_name, int64_t width) {
 }  // namespace
 
 void rms_norm(const Tensor& input, const Tensor& weight, double epsilon, Tensor& output) {
+  dsinfer::cuda::OpTimer timer("rms_norm");
   require_float_dtype("rms_norm", input);
   require_float_dtype("rms_norm", weight);
   require_float_dtype("rms_norm", output);
@@ -66,6 +68,7 @@ void rms_norm(const Tensor& input, const Tensor& weight, double epsilon, Tensor&
 }
 
 void add_rms_norm(Tensor& residual, const Tensor& addend, const Tensor& weight, double epsilon, Tensor& output) {
+  dsinfer::cuda::OpTimer timer("add_rms_norm");
   require_float_dtype("add_rms_norm", residual);
   require_float_dtype("add_rms_norm", addend);
   require_float_dtype("add_rms_norm", weight);

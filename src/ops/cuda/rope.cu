@@ -1,4 +1,5 @@
 // rope on interleaved pairs, in place, and silu_and_mul.
+#include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
 
@@ -32,6 +33,7 @@ __global__ void silu_and_mul_kernel(const void* gate, const void* up, void* outp
 }  // namespace
 
 void rope(Tensor& x, const Tensor& positions, const Tensor& cos_sin) {
+  dsinfer::cuda::OpTimer timer("rope");
   require_float_dtype("rope", x);
   require_dtype("rope", cos_sin, DType::kF32);
   const int64_t tokens = x.dim(0);
@@ -43,6 +45,7 @@ void rope(Tensor& x, const Tensor& positions, const Tensor& cos_sin) {
 }
 
 void silu_and_mul(const Tensor& gate, const Tensor& up, Tensor& output) {
+  dsinfer::cuda::OpTimer timer("silu_and_mul");
   require_float_dtype("silu_and_mul", gate);
   DSINFER_CHECK(up.dtype() == gate.dtype() && output.dtype() == gate.dtype(),
                 "ops::silu_and_mul on CUDA: gate, up and output must share a dtype");

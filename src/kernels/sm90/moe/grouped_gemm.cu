@@ -53,9 +53,9 @@ __global__ void __launch_bounds__(kThreads) grouped_gemm_kernel(const GroupedGem
   const int64_t column_begin = static_cast<int64_t>(blockIdx.x) * kTileColumns;
   const int64_t k_bytes = params.k * kElementBytes;
   const int chunks = static_cast<int>((k_bytes + kChunkBytes - 1) / kChunkBytes);
-  const uint8_t* weight0 = static_cast<const uint8_t*>(params.weight0) + expert * params.weight0_expert_stride_bytes;
-  const uint8_t* weight1 =
-      kGated ? static_cast<const uint8_t*>(params.weight1) + expert * params.weight1_expert_stride_bytes : nullptr;
+  const bool tables = params.weight0_experts != nullptr;
+  const uint8_t* weight0 = static_cast<const uint8_t*>(tables ? params.weight0_experts[expert] : params.weight0);
+  const uint8_t* weight1 = kGated ? static_cast<const uint8_t*>(params.weight1_experts[expert]) : nullptr;
 
   const int thread = threadIdx.x, warp = thread / 32, lane = thread % 32;
   auto source_row = [&](int sorted_row) -> int64_t {
@@ -105,8 +105,8 @@ __global__ void __launch_bounds__(kThreads) grouped_gemm_kernel(const GroupedGem
       scale_rows[half] = sorted_row < row_end ? source_row(sorted_row) : 0;
     }
     const int64_t scale_row = (column_begin / 128) * chunks;
-    weight0_scales = params.weight0_scales + expert * params.scale0_expert_stride + scale_row;
-    if constexpr (kGated) weight1_scales = params.weight1_scales + expert * params.scale1_expert_stride + scale_row;
+    weight0_scales = (tables ? params.weight0_scale_experts[expert] : params.weight0_scales) + scale_row;
+    if constexpr (kGated) weight1_scales = params.weight1_scale_experts[expert] + scale_row;
   }
 
 #pragma unroll
@@ -216,6 +216,7 @@ void launch(const GroupedGemmParams& params, cudaStream_t stream) {
 }  // namespace
 
 void grouped_gemm(const GroupedGemmParams& params, bool fp8, bool gated, cudaStream_t stream) {
+  DSINFER_CHECK(!gated || params.weight1_experts != nullptr, "grouped expert GEMM: the gated form needs expert tables");
   DSINFER_CHECK(params.n > 0 && params.k > 0 && params.n % 2 == 0 && (params.k * (fp8 ? 1 : 2)) % 16 == 0,
                 "grouped expert GEMM: n=", params.n, " must be even and k=", params.k, " a multiple of ",
                 fp8 ? 16 : 8);

@@ -19,14 +19,15 @@ struct GroupedGemmParams {
   int a_row_divisor;              // top_k when A is the unsorted token matrix
   const float* a_scales;          // e4m3 only: a_scales[block * a_scales_stride + a_row]
   int64_t a_scales_stride;
-  const void* weight0;            // expert e's [n, k] at weight0 + e * weight0_expert_stride_bytes
-  const void* weight1;            // gated only (up_proj)
-  int64_t weight0_expert_stride_bytes;
-  int64_t weight1_expert_stride_bytes;
-  const float* weight0_scales;    // e4m3 only: expert e's [ceil(n/128), ceil(k/128)] at + e * scale0_expert_stride
-  const float* weight1_scales;
-  int64_t scale0_expert_stride;
-  int64_t scale1_expert_stride;
+  // Expert e's weight [n, k]: weight0_experts[e] when the per-expert address table (device memory) is given,
+  // else weight0 (one group). weight1: the up_proj of the gated form. Scales (e4m3 only): [ceil(n/128),
+  // ceil(k/128)] per expert, likewise.
+  const void* const* weight0_experts;
+  const void* const* weight1_experts;
+  const float* const* weight0_scale_experts;
+  const float* const* weight1_scale_experts;
+  const void* weight0;
+  const float* weight0_scales;
   const int32_t* expert_offsets;  // [experts + 1]: sorted rows of expert e are [offsets[e], offsets[e+1]);
                                   // null: one group of all `rows` (a plain GEMM, experts = 1)
   const int32_t* tile_offsets;    // [experts + 1]: its row tiles of kGroupedRowsPerTile are [tiles[e], tiles[e+1])
