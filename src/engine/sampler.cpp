@@ -19,10 +19,15 @@ struct Better {
   }
 };
 
+// The first largest logit; NaN never wins (token 0 if every logit is NaN).
 int32_t argmax(std::span<const float> logits) {
   int32_t best = 0;
-  for (int32_t token = 1; token < static_cast<int32_t>(logits.size()); ++token) {
-    if (logits[token] > logits[best] || std::isnan(logits[best])) best = token;
+  float best_value = -std::numeric_limits<float>::infinity();
+  for (int32_t token = 0; token < static_cast<int32_t>(logits.size()); ++token) {
+    if (logits[token] > best_value) {
+      best_value = logits[token];
+      best = token;
+    }
   }
   return best;
 }

@@ -76,6 +76,7 @@ ApiServer::ApiServer(ServerOptions options, const ModelConfig& config, std::uniq
   limits.max_body_bytes = static_cast<size_t>(options_.max_request_bytes);
   http_ = std::make_unique<HttpServer>([this](const std::shared_ptr<HttpExchange>& exchange) { handle(exchange); }, limits,
                                        options_.io_threads);
+  relay_ = std::make_unique<UpdateRelay>(http_->io_context());
 }
 
 ApiServer::~ApiServer() { shutdown(std::chrono::seconds(0)); }
@@ -124,7 +125,7 @@ void ApiServer::run_until_signal() {
     if (http_->active_exchanges() == 0 || Clock::now() >= deadline) break;
   }
   signal_set.cancel();
-  shutdown(std::chrono::seconds(2));
+  shutdown(std::chrono::seconds(0));  // drained above; abort what is left
 }
 
 void ApiServer::shutdown(std::chrono::duration<double> drain_timeout) {
@@ -377,7 +378,7 @@ void ApiServer::handle_generation(const std::shared_ptr<HttpExchange>& exchange,
   if (engine_->metrics().queued_requests.load() >= options_.max_queued_requests)
     throw ApiError(503, "the server is overloaded (" + std::to_string(options_.max_queued_requests) + " requests queued); retry later");
   if (!engine_->healthy()) throw ApiError(503, "the engine failed and is not serving");
-  const SessionContext context{*engine_, tokenizer_, http_metrics_, options_.served_model_name,
+  const SessionContext context{*engine_, tokenizer_, http_metrics_, *relay_, options_.served_model_name,
                                !options_.reasoning_parser.empty(), !options_.tool_call_parser.empty()};
   start_generation_session(exchange, context, std::move(spec), std::move(prompts), arrival);
 }

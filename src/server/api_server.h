@@ -63,6 +63,7 @@ class ApiServer {
   HttpMetrics http_metrics_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<UpdateRelay> relay_;  // engine updates -> I/O threads (uses http_'s io_context)
   std::atomic<bool> draining_{false};
   std::atomic<bool> shut_down_{false};
 };

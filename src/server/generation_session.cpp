@@ -108,7 +108,9 @@ class Session : public std::enable_shared_from_this<Session> {
       request.arrival = arrival_;
       const size_t index = choice.index;
       request.on_update = [self, index](GenerationUpdate&& update) {
-        self->exchange_->post([self, index, update = std::move(update)]() mutable { self->on_update(index, std::move(update)); });
+        self->context_.relay.push([self, index, update = std::move(update)]() mutable {
+          self->exchange_->post([self, index, update = std::move(update)]() mutable { self->on_update(index, std::move(update)); });
+        });
       };
       choice.engine_id = context_.engine.submit(std::move(request));
     }

@@ -12,6 +12,7 @@
 #include "server/http_server.h"
 #include "server/openai_request.h"
 #include "server/prometheus.h"
+#include "server/update_relay.h"
 #include "text/tokenizer.h"
 
 namespace dsinfer::server {
@@ -20,6 +21,7 @@ struct SessionContext {
   Engine& engine;
   const text::Tokenizer& tokenizer;
   HttpMetrics& http_metrics;
+  UpdateRelay& relay;
   std::string model_name;
   bool reasoning_parser = false;  // --reasoning-parser deepseek-r1
   bool tool_call_parser = false;  // --tool-call-parser deepseekv3

@@ -55,8 +55,10 @@ class Fields {
     int64_t result = 0;
     bool in_range = false;
     if (value.is_number_unsigned()) {
-      in_range = high >= 0 && value.get<uint64_t>() <= static_cast<uint64_t>(high);
-      if (in_range) result = static_cast<int64_t>(value.get<uint64_t>());
+      const uint64_t unsigned_value = value.get<uint64_t>();  // nlohmann stores every non-negative integer so
+      in_range = high >= 0 && unsigned_value <= static_cast<uint64_t>(high) &&
+                 (low <= 0 || unsigned_value >= static_cast<uint64_t>(low));
+      if (in_range) result = static_cast<int64_t>(unsigned_value);
     } else if (value.is_number_integer()) {
       result = value.get<int64_t>();
       in_range = result >= low && result <= high;

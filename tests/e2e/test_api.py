@@ -1,0 +1,79 @@
+"""The rest of the API surface: completions (text and token-id prompts, echo, lists), SGLang's /generate,
+tokenize / detokenize, models, health, metrics, flush_cache."""
+import json
+
+from conftest import chat_greedy_rows
+
+
+def test_completions_with_text_and_token_prompts(client, server):
+    status, tokenized = server.request("POST", "/v1/tokenize", {"prompt": "The capital of France"})
+    assert status == 200 and tokenized["tokens"][0] == 0  # BOS, as tokenizer_config.json asks
+    by_text = client.completions.create(model="dsv3-tiny-fullvocab", prompt="The capital of France", temperature=0,
+                                        max_tokens=6)
+    by_ids = client.completions.create(model="dsv3-tiny-fullvocab", prompt=tokenized["tokens"], temperature=0, max_tokens=6)
+    assert by_text.choices[0].text == by_ids.choices[0].text
+    assert by_text.usage.prompt_tokens == tokenized["count"]
+
+    batch = client.completions.create(model="dsv3-tiny-fullvocab", prompt=["The capital of France", [0, 17, 42]],
+                                      temperature=0, max_tokens=6, n=2)
+    assert [choice.index for choice in batch.choices] == [0, 1, 2, 3]
+    assert batch.choices[0].text == batch.choices[1].text == by_text.choices[0].text
+
+    echoed = client.completions.create(model="dsv3-tiny-fullvocab", prompt="The capital of France", temperature=0,
+                                       max_tokens=6, echo=True, logprobs=2)
+    assert echoed.choices[0].text == "The capital of France" + by_text.choices[0].text
+    assert len(echoed.choices[0].logprobs.tokens) == 6
+    assert all(len(top) == 2 for top in echoed.choices[0].logprobs.top_logprobs)
+
+
+def test_generate_native_api(server):
+    row = chat_greedy_rows()[0]
+    status, result = server.request("POST", "/generate", {
+        "input_ids": row["prompt_ids"], "sampling_params": {"max_new_tokens": 16, "temperature": 0}})
+    assert status == 200
+    assert result["output_ids"] == row["completion_ids"]
+    assert result["text"] == row["completion_text"]
+    assert result["meta_info"]["finish_reason"] == {"type": "length", "length": 16}
+    assert result["meta_info"]["prompt_tokens"] == len(row["prompt_ids"])
+
+    status, results = server.request("POST", "/generate", {"text": ["a", "b"], "sampling_params": {"max_new_tokens": 2}})
+    assert status == 200 and len(results) == 2 and all(len(item["output_ids"]) == 2 for item in results)
+
+
+def test_tokenize_keeps_user_text_plain_and_detokenize_round_trips(server):
+    user_token = "<｜User｜>"
+    status, plain = server.request("POST", "/v1/tokenize", {"messages": [{"role": "user", "content": user_token + "x"}]})
+    assert status == 200
+    assert plain["tokens"].count(128803) == 1  # only the template's own <｜User｜> is the control token
+    status, text = server.request("POST", "/v1/detokenize", {"tokens": plain["tokens"]})
+    assert status == 200 and text["text"] == "<｜begin▁of▁sentence｜><｜User｜><｜User｜>x<｜Assistant｜>"
+
+
+def test_model_routes(server):
+    status, models = server.request("GET", "/v1/models")
+    assert status == 200 and models["data"][0]["id"] == "dsv3-tiny-fullvocab"
+    assert models["data"][0]["max_model_len"] == 163840
+    assert server.request("GET", "/v1/models/dsv3-tiny-fullvocab")[0] == 200
+    status, error = server.request("GET", "/v1/models/gpt-4")
+    assert status == 404 and error["error"]["code"] == "model_not_found"
+    status, info = server.request("GET", "/get_model_info")
+    assert status == 200 and info["is_generation"] is True
+
+
+def test_health_metrics_and_flush(server, client):
+    assert server.request("GET", "/health")[0] == 200
+    assert server.request("GET", "/health_generate")[0] == 200
+    prompt = [{"role": "user", "content": "A prompt long enough to fill a whole KV page. " * 8}]
+    before = server.metrics()
+    client.chat.completions.create(model="dsv3-tiny-fullvocab", messages=prompt, max_tokens=2)
+    second = client.chat.completions.create(model="dsv3-tiny-fullvocab", messages=prompt, max_tokens=2)
+    assert second.usage.prompt_tokens_details.cached_tokens >= 64  # the shared prompt came from the prefix cache
+    after = server.metrics()
+    assert after["dsinfer_prefix_cache_hit_tokens_total"] >= before["dsinfer_prefix_cache_hit_tokens_total"] + 64
+    assert after["dsinfer_generation_tokens_total"] >= before["dsinfer_generation_tokens_total"] + 4
+    assert after["dsinfer_time_to_first_token_seconds_count"] >= before["dsinfer_time_to_first_token_seconds_count"] + 2
+    assert after["dsinfer_kv_pages_cached"] > 0
+    status, _ = server.request("POST", "/flush_cache")
+    assert status == 200
+    assert server.metrics()["dsinfer_kv_pages_cached"] == 0
+    assert server.metrics()["dsinfer_kv_pages_free"] == after["dsinfer_kv_pages_total"]
