@@ -91,7 +91,7 @@ AddedTokenMatcher::AddedTokenMatcher(const std::vector<AddedToken>& tokens) : to
       }
       node = next;
     }
-    nodes_[node].token_index = static_cast<int32_t>(index);  // a repeated content keeps the last entry
+    nodes_[node].token_index = static_cast<int32_t>(index);
   }
 }
 

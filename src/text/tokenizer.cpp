@@ -152,9 +152,25 @@ Tokenizer Tokenizer::load(const std::string& model_dir) {
 
   std::vector<AddedToken> raw_tokens, normalized_tokens;
   const auto& added_tokens = root.value("added_tokens", nlohmann::json::array());
+  int64_t largest_added_id = -1;
   for (size_t index = 0; index < added_tokens.size(); ++index) {
-    AddedToken token =
-        parse_added_token(added_tokens[index], path + ": added_tokens[" + std::to_string(index) + "]");
+    const std::string where = path + ": added_tokens[" + std::to_string(index) + "]";
+    AddedToken token = parse_added_token(added_tokens[index], where);
+    if (impl->added_token_ids.contains(token.content))
+      continue;  // tokenizers keeps the first of a repeated content
+    // tokenizers does not take the ids from the file: a string already in the vocabulary keeps its id, others
+    // are numbered after the vocabulary. Refuse a file whose ids disagree rather than guess which one is
+    // meant.
+    const auto in_vocab = impl->vocab.find(token.content);
+    const int64_t assigned = in_vocab != impl->vocab.end()                     ? in_vocab->second
+                             : largest_added_id >= int64_t(impl->vocab.size()) ? largest_added_id + 1
+                                                                               : int64_t(impl->vocab.size());
+    DSINFER_CHECK(
+        token.id == assigned, where, " \"", token.content, "\" has id ", token.id,
+        " but Hugging Face tokenizers gives it id ", assigned,
+        " (the vocabulary's id for a string in model.vocab, else the next id after the vocabulary and the "
+        "added tokens before it)");
+    largest_added_id = std::max(largest_added_id, assigned);
     max_id = std::max(max_id, token.id);
     impl->added_token_ids[token.content] = token.id;
     (token.normalized ? normalized_tokens : raw_tokens).push_back(std::move(token));

@@ -1,5 +1,6 @@
 """Differential test of `dsinfer tokenize` against Hugging Face tokenizers on thousands of seeded random
-strings (Unicode blocks, whitespace runs, digits, emoji, added-token text) and random id sequences.
+strings (Unicode blocks, whitespace runs, digits, emoji, added-token text), strings around added tokens with
+every flag (lstrip, rstrip, single_word, normalized), and random id sequences.
 
     python3 tests/text/differential_test.py BUILD/src/cli/dsinfer [MODEL_DIR]
 
@@ -13,6 +14,7 @@ import pathlib
 import random
 import subprocess
 import sys
+import tempfile
 import unicodedata
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -95,6 +97,42 @@ def random_id_sequences(rng, vocab_size, special_ids, partial_ids):
     return sequences
 
 
+# Added tokens with every flag tokenizers supports, appended to a copy of the model's tokenizer.json.
+FLAGGED_TOKENS = [
+    {"content": "<L>", "lstrip": True},
+    {"content": "<R>", "rstrip": True},
+    {"content": "<LR>", "lstrip": True, "rstrip": True},
+    {"content": "word", "single_word": True},
+    {"content": "<N>", "normalized": True},
+    {"content": "<SN>", "normalized": True, "special": True},
+    {"content": "<L", "special": True},  # a prefix of another added token: leftmost-longest decides
+]
+
+
+def write_flagged_model(model_dir, directory):
+    """Ids as tokenizers assigns them: the vocabulary's id for a string already in it ("word"), else the next."""
+    data = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    next_id = max(token["id"] for token in data["added_tokens"]) + 1
+    for flags in FLAGGED_TOKENS:
+        token_id = data["model"]["vocab"].get(flags["content"])
+        if token_id is None:
+            token_id, next_id = next_id, next_id + 1
+        data["added_tokens"].append({"id": token_id, "content": flags["content"],
+                                     "single_word": flags.get("single_word", False),
+                                     "lstrip": flags.get("lstrip", False), "rstrip": flags.get("rstrip", False),
+                                     "normalized": flags.get("normalized", False),
+                                     "special": flags.get("special", False)})
+    (directory / "tokenizer.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    (directory / "tokenizer_config.json").write_text((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"),
+                                                     encoding="utf-8")
+
+
+def flagged_strings(rng):
+    pieces = [token["content"] for token in FLAGGED_TOKENS] + ["<｜User｜>", " ", "  ", "\n", "\t ", "\u3000", "a",
+                                                                "word", "words", "sword", "1", ".", "é", "中", "<", ">"]
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+
+
 def run_dsinfer(binary, model_dir, requests):
     payload = "".join(json.dumps(request, ensure_ascii=False) + "\n" for request in requests)
     result = subprocess.run([binary, "tokenize", "--model", str(model_dir)], input=payload.encode("utf-8"),
@@ -149,6 +187,16 @@ def main():
     mismatches = [{"text": text, "dsinfer": reply.get("ids", reply), "hf": ids}
                   for text, reply, ids in zip(strings, replies, expected) if reply.get("ids") != ids]
     ok &= report("encode", mismatches, len(strings))
+
+    with tempfile.TemporaryDirectory() as directory:
+        write_flagged_model(model_dir, pathlib.Path(directory))
+        flagged = tokenizers.Tokenizer.from_file(str(pathlib.Path(directory) / "tokenizer.json"))
+        strings = flagged_strings(rng)
+        replies = run_dsinfer(binary, directory, [{"text": text} for text in strings])
+        expected = [encoding.ids for encoding in flagged.encode_batch(strings, add_special_tokens=False)]
+        mismatches = [{"text": text, "dsinfer": reply.get("ids", reply), "hf": ids}
+                      for text, reply, ids in zip(strings, replies, expected) if reply.get("ids") != ids]
+        ok &= report("encode with lstrip / rstrip / single_word / normalized added tokens", mismatches, len(strings))
 
     vocab_size = hf.get_vocab_size(with_added_tokens=True)
     special_ids = sorted(hf.get_added_tokens_decoder())
