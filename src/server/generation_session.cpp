@@ -84,7 +84,7 @@ class Session : public std::enable_shared_from_this<Session> {
       Choice& choice = choices_[i];
       choice.index = i;
       choice.prompt_index = i / static_cast<size_t>(spec_.n);
-      choice.parser = OutputParser(parse_reasoning, parse_tools);
+      choice.parser = OutputParser(parse_reasoning, parse_tools, "call_" + id_.substr(id_.size() - 12) + "_" + std::to_string(i));
       if (want_logprobs) choice.logprobs = initial_logprobs();
     }
     if (spec_.stream) {

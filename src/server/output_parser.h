@@ -27,7 +27,8 @@ struct OutputDelta {
 
 class OutputParser {
  public:
-  OutputParser(bool parse_reasoning, bool parse_tool_calls);
+  // call_id_prefix: tool-call ids are "<prefix>_<index>"; unique per response.
+  OutputParser(bool parse_reasoning, bool parse_tool_calls, std::string call_id_prefix = "call");
   ~OutputParser();
   OutputParser(OutputParser&&) noexcept;
   OutputParser& operator=(OutputParser&&) noexcept;
