@@ -25,7 +25,7 @@ void moe_routing(const Tensor&, const Tensor&, const MoeRoutingParams&, Tensor&,
 void moe_experts(const Tensor&, const Tensor&, const Tensor&, const std::vector<MlpWeights>&, Tensor&, bool) {
   unavailable("moe_experts");
 }
-void mla_cache_write(const Tensor&, const Tensor&, double, const Tensor&, const Tensor&, const Tensor&, Tensor&) {
+void mla_cache_write(const Tensor&, const Tensor&, double, const Tensor&, const Tensor&, const Tensor&, Tensor&, bool) {
   unavailable("mla_cache_write");
 }
 void mla_prefill_attention(const Tensor&, const Tensor&, const LinearWeight&, const AttentionBatch&, double,

@@ -1,6 +1,7 @@
 // Per-token-group (1 x 128) FP8 quantization of BF16 activations, DeepSeek's W8A8 recipe (and the CPU
 // backend's): for each row and each group of 128 columns, scale = max(amax / 448, 1e-10) and
-// q = e4m3(x / scale), round to nearest even, saturating. The scales are written k-block-major,
+// q = e4m3(x / scale), round to nearest even, saturating (scale and quotient in double, as the CPU twin
+// computes them). The scales are written k-block-major,
 // scales[group][row], which is the VEC128 layout gemm_fp8_blockwise wants.
 #pragma once
 
