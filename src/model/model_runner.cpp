@@ -33,7 +33,8 @@ class DeepseekRunner final : public ModelRunner {
                   options.device),
         model_(config, std::move(weights), *communicator_,
                DeepseekOptions{options.device, activation_dtype, options.max_batch_tokens, max_positions,
-                               options.fp8_activations}) {
+                               // CUDA runs FP8 linears as W8A8 always; the model's flag makes the rest agree.
+                               options.fp8_activations || options.device == Device::kCuda}) {
     if (options.device == Device::kCuda && options.cuda_graph_max_batch_size > 0) {
       graphs_ = std::make_unique<DecodeGraphs>(
           options.cuda_graph_max_batch_size,

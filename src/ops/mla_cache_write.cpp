@@ -26,7 +26,7 @@ void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsil
       Device::kCpu) {
     cpu::mla_cache_write(kv_a, norm_weight, epsilon, positions, cos_sin, slots, kv_cache, quantize_latent);
   } else {
-    cuda::mla_cache_write(kv_a, norm_weight, epsilon, positions, cos_sin, slots, kv_cache);
+    cuda::mla_cache_write(kv_a, norm_weight, epsilon, positions, cos_sin, slots, kv_cache, quantize_latent);
   }
 }
 

@@ -15,7 +15,7 @@ namespace dsinfer::ops {
 // kv_cache   [num_pages, page_size, kv_lora_rank + rope_dim]  cache dtype (F32 on CPU, BF16 on CUDA)
 // quantize_latent: W8A8 emulation for an FP8 kv_b_proj (CPU): store the normed latent rounded through e4m3 per
 //   1x128 group, i.e. as kv_b_proj's quantized input sees it, so absorbed decode attends to the same latents the
-//   reference's W8A8 expansion uses. The CUDA backend ignores it (its cache keeps BF16 latents).
+//   reference's W8A8 expansion uses. The CUDA backend does the same (the rounded values stored as BF16).
 void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsilon, const Tensor& positions,
                      const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache, bool quantize_latent = false);
 
