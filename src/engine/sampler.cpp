@@ -80,10 +80,40 @@ void apply_processors(std::span<float> logits, LogitEditor& editor, const Sample
   }
 }
 
-// Samples from softmax(logits / temperature) restricted by top_k, top_p and min_p.
+// Reorders candidates[0, count) so that its first n entries are the heaviest (ties: lower id first) and
+// together reach `target`, with n as small as possible; returns n. Quickselect: expected linear time, where
+// sorting a flat distribution over a 129k vocabulary would cost milliseconds per token.
+size_t heaviest_prefix_reaching(std::vector<int32_t>& candidates, size_t count, std::span<const float> weights,
+                                double target) {
+  const Better heavier{weights};
+  size_t low = 0;       // candidates[0, low) are in the answer
+  size_t high = count;  // the answer ends in (low, high]; candidates[high, count) are lighter than the rest
+  double kept_mass = 0.0;
+  while (high - low > 32) {
+    const size_t middle = low + (high - low) / 2;
+    std::nth_element(candidates.begin() + static_cast<std::ptrdiff_t>(low), candidates.begin() + static_cast<std::ptrdiff_t>(middle),
+                     candidates.begin() + static_cast<std::ptrdiff_t>(high), heavier);
+    double mass = 0.0;
+    for (size_t i = low; i < middle; ++i) mass += weights[candidates[i]];
+    if (kept_mass + mass >= target) {
+      high = middle;
+    } else {
+      kept_mass += mass;
+      low = middle;
+    }
+  }
+  std::sort(candidates.begin() + static_cast<std::ptrdiff_t>(low), candidates.begin() + static_cast<std::ptrdiff_t>(high), heavier);
+  size_t end = low;
+  while (end < high && kept_mass < target) kept_mass += weights[candidates[end++]];
+  return std::max<size_t>(end, 1);
+}
+
+// Samples from softmax(logits / temperature) restricted by top_k, top_p and min_p, in time linear in the
+// vocabulary. The draw walks the kept tokens in id order, so it does not depend on how selection ordered them.
 int32_t sample_filtered(std::span<const float> logits, const SamplingParams& params, Rng& rng) {
   thread_local std::vector<int32_t> candidates;
   thread_local std::vector<float> weights;
+  thread_local std::vector<uint8_t> kept;
   const int32_t vocab = static_cast<int32_t>(logits.size());
   const int32_t best = argmax(logits);
   const float max_logit = logits[best];
@@ -92,9 +122,8 @@ int32_t sample_filtered(std::span<const float> logits, const SamplingParams& par
   candidates.resize(static_cast<size_t>(vocab));
   for (int32_t token = 0; token < vocab; ++token) candidates[token] = token;
   size_t count = candidates.size();
-  Better better{logits};
   if (params.top_k > 0 && params.top_k < vocab) {
-    std::nth_element(candidates.begin(), candidates.begin() + params.top_k, candidates.end(), better);
+    std::nth_element(candidates.begin(), candidates.begin() + params.top_k, candidates.end(), Better{logits});
     count = static_cast<size_t>(params.top_k);
   }
 
@@ -107,44 +136,29 @@ int32_t sample_filtered(std::span<const float> logits, const SamplingParams& par
     weights[token] = std::exp((logits[token] - max_logit) * inverse_temperature);
     total += weights[token];
   }
+  if (params.top_p < 1.0f) count = heaviest_prefix_reaching(candidates, count, weights, params.top_p * total);
 
-  bool sorted = false;
-  if (params.top_p < 1.0f) {
-    // Sort only as far as needed: grow the sorted head until it holds top_p of the mass.
-    const double target = params.top_p * total;
-    Better heavier{weights};
-    size_t head = std::min<size_t>(count, 64);
-    for (;;) {
-      std::partial_sort(candidates.begin(), candidates.begin() + head, candidates.begin() + count, heavier);
-      double mass = 0.0;
-      size_t kept = 0;
-      while (kept < head && mass < target) mass += weights[candidates[kept++]];
-      if (mass >= target || head == count) {
-        count = kept;
-        break;
-      }
-      head = std::min(count, head * 8);
-    }
-    sorted = true;
-  }
-  if (params.min_p > 0.0f) {
-    // The best token's weight is exactly 1, so the threshold is min_p itself.
-    auto end = std::remove_if(candidates.begin(), candidates.begin() + count,
-                              [&](int32_t token) { return weights[token] < params.min_p; });
-    count = static_cast<size_t>(end - candidates.begin());
-  }
-  if (!sorted) std::sort(candidates.begin(), candidates.begin() + count);  // a fixed order: by token id
-
+  // min_p: the best token's weight is exactly 1, so the threshold is min_p itself.
+  kept.assign(static_cast<size_t>(vocab), 0);
   double kept_total = 0.0;
-  for (size_t i = 0; i < count; ++i) kept_total += weights[candidates[i]];
+  for (size_t i = 0; i < count; ++i) {
+    const int32_t token = candidates[i];
+    if (weights[token] >= params.min_p) {
+      kept[token] = 1;
+      kept_total += weights[token];
+    }
+  }
   if (!(kept_total > 0.0)) return best;
   const double threshold = rng.uniform() * kept_total;
   double cumulative = 0.0;
-  for (size_t i = 0; i < count; ++i) {
-    cumulative += weights[candidates[i]];
-    if (cumulative > threshold) return candidates[i];
+  int32_t last = best;
+  for (int32_t token = 0; token < vocab; ++token) {
+    if (!kept[token]) continue;
+    cumulative += weights[token];
+    last = token;
+    if (cumulative > threshold) return token;
   }
-  return candidates[count - 1];
+  return last;
 }
 
 }  // namespace

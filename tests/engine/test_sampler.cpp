@@ -155,3 +155,50 @@ TEST(Sampler, DrawsFollowTheFilteredSoftmax) {
 
 }  // namespace
 }  // namespace dsinfer
+
+namespace dsinfer {
+namespace {
+
+// The top_p set found by selection (no full sort) equals the one a full sort gives, on a large vocabulary
+// and on exact ties (broken towards lower ids).
+TEST(Sampler, TopPSelectionMatchesASortedReference) {
+  std::vector<float> logits(20000);
+  Rng values(11);
+  for (auto& value : logits) value = static_cast<float>(values.uniform() * 4.0);
+  std::vector<int32_t> order(logits.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  double total = 0.0;
+  for (float value : logits) total += std::exp(value - logits[order[0]]);
+  std::vector<bool> in_set(logits.size(), false);
+  double mass = 0.0;
+  for (int32_t token : order) {
+    if (mass >= 0.3 * total) break;
+    mass += std::exp(logits[token] - logits[order[0]]);
+    in_set[static_cast<size_t>(token)] = true;
+  }
+  SamplingParams params;
+  params.top_p = 0.3f;
+  Rng rng(5);
+  std::unordered_map<int32_t, int32_t> counts;
+  for (int draw = 0; draw < 3000; ++draw) {
+    std::vector<float> row = logits;
+    SamplerInput input{params, {}, counts, 0, {}, rng};
+    const int32_t token = sample_token(row, input).token_id;
+    ASSERT_TRUE(in_set[static_cast<size_t>(token)]) << "token " << token << " is outside the top_p set";
+  }
+
+  // Ten equal logits, top_p 0.5: exactly tokens 0..4, each about equally often.
+  std::vector<int> seen(10, 0);
+  params.top_p = 0.5f;
+  for (int draw = 0; draw < 2000; ++draw) {
+    std::vector<float> row(10, 1.0f);
+    SamplerInput input{params, {}, counts, 0, {}, rng};
+    ++seen[static_cast<size_t>(sample_token(row, input).token_id)];
+  }
+  for (int token = 0; token < 5; ++token) EXPECT_GT(seen[static_cast<size_t>(token)], 300);
+  for (int token = 5; token < 10; ++token) EXPECT_EQ(seen[static_cast<size_t>(token)], 0);
+}
+
+}  // namespace
+}  // namespace dsinfer
