@@ -202,3 +202,27 @@ TEST(Sampler, TopPSelectionMatchesASortedReference) {
 
 }  // namespace
 }  // namespace dsinfer
+
+namespace dsinfer {
+namespace {
+
+TEST(Sampler, GreedyOnLongRowsFindsTheFirstMaximumWhereverItIs) {
+  Rng random(3);
+  std::unordered_map<int32_t, int32_t> counts;
+  SamplingParams params;
+  params.temperature = 0.0f;
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<float> row(1000 + static_cast<size_t>(random.next() % 50));
+    for (auto& value : row) value = static_cast<float>(random.uniform());
+    const size_t first = random.next() % row.size();
+    const size_t second = first + random.next() % (row.size() - first);
+    row[first] = row[second] = 2.0f;  // a tie: the lower id wins, in any lane or in the tail
+    const size_t not_a_number = random.next() % row.size();
+    if (trial % 7 == 0 && not_a_number != first && not_a_number != second) row[not_a_number] = std::nanf("");
+    SamplerInput input{params, {}, counts, 0, {}, random};
+    ASSERT_EQ(sample_token(row, input).token_id, static_cast<int32_t>(first));
+  }
+}
+
+}  // namespace
+}  // namespace dsinfer
