@@ -36,5 +36,7 @@ void cast(const Tensor& source, Tensor& destination);
 void fill_random(Tensor& tensor, uint64_t seed, float low, float high);
 
 void argmax_rows(const Tensor& logits, Tensor& ids);
+void sample_tokens(const Tensor& logits, const Tensor& temperature, const Tensor& top_k, const Tensor& top_p,
+                   const Tensor& seeds, Tensor& ids);
 
 }  // namespace dsinfer::ops::cpu

@@ -39,6 +39,8 @@ void cast(const Tensor& source, Tensor& destination);
 void fill_random(Tensor& tensor, uint64_t seed, float low, float high);
 void initialize_device();  // see ops/device.h
 void argmax_rows(const Tensor& logits, Tensor& ids);  // see ops/argmax_rows.h
+void sample_tokens(const Tensor& logits, const Tensor& temperature, const Tensor& top_k, const Tensor& top_p,
+                   const Tensor& seeds, Tensor& ids);  // see ops/sample_tokens.h
 
 // CUDA graphs of whole decode steps (model/decode_graphs.h). Capture records the ops launched on the compute
 // stream between begin and end; a replay re-runs them reading whatever the captured buffers then hold.

@@ -41,6 +41,9 @@ void cast(const Tensor&, Tensor&) { unavailable("cast"); }
 void fill_random(Tensor&, uint64_t, float, float) { unavailable("fill_random"); }
 void initialize_device() { unavailable("initialize_device"); }
 void argmax_rows(const Tensor&, Tensor&) { unavailable("argmax_rows"); }
+void sample_tokens(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&) {
+  unavailable("sample_tokens");
+}
 class CapturedGraph {};
 void begin_graph_capture() { unavailable("begin_graph_capture"); }
 std::shared_ptr<CapturedGraph> end_graph_capture() { unavailable("end_graph_capture"); }
