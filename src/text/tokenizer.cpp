@@ -27,6 +27,11 @@ struct Tokenizer::Impl {
   int32_t bos_id = -1, eos_id = -1;
   bool add_bos = false;
 
+  // Fills the id tables and added-token matchers from the vocabulary and the added tokens.
+  void index_tokens(const std::vector<AddedToken>& added_tokens);
+  // tokenizer_config.json: add_bos_token, bos_token, eos_token.
+  void read_config(const std::string& model_dir, const std::string& tokenizer_path);
+
   void encode_pieces(std::string_view plain_text, std::vector<int32_t>& ids) const {
     thread_local std::vector<std::string_view> pieces;
     pieces.clear();
@@ -127,7 +132,93 @@ std::vector<std::pair<std::string, std::string>> read_merges(const nlohmann::jso
   return pairs;
 }
 
+std::unordered_map<std::string, int32_t> read_vocabulary(const nlohmann::json& model,
+                                                         const std::string& path) {
+  const auto& vocab = require(model, "vocab", path + " model");
+  DSINFER_CHECK(vocab.is_object() && !vocab.empty(), path, ": model.vocab must be a non-empty object");
+  std::unordered_map<std::string, int32_t> ids;
+  ids.reserve(vocab.size());
+  for (const auto& [token, id] : vocab.items()) {
+    DSINFER_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < INT32_MAX, path,
+                  ": model.vocab[\"", token, "\"] must be a non-negative integer id");
+    ids.emplace(token, id.get<int32_t>());
+  }
+  return ids;
+}
+
+// The added tokens in file order, each content once (tokenizers keeps the first of a repeated content).
+std::vector<AddedToken> read_added_tokens(const nlohmann::json& root,
+                                          const std::unordered_map<std::string, int32_t>& vocab,
+                                          const std::string& path) {
+  std::vector<AddedToken> tokens;
+  std::unordered_map<std::string, int32_t> seen;
+  const auto& entries = root.value("added_tokens", nlohmann::json::array());
+  int64_t largest_id = -1;
+  for (size_t index = 0; index < entries.size(); ++index) {
+    const std::string where = path + ": added_tokens[" + std::to_string(index) + "]";
+    AddedToken token = parse_added_token(entries[index], where);
+    if (!seen.emplace(token.content, token.id).second) continue;
+    // tokenizers does not take the ids from the file: a string already in the vocabulary keeps its id, the
+    // others are numbered after the vocabulary. Refuse a file whose ids disagree rather than guess.
+    const auto in_vocab = vocab.find(token.content);
+    const int64_t assigned = in_vocab != vocab.end()               ? in_vocab->second
+                             : largest_id >= int64_t(vocab.size()) ? largest_id + 1
+                                                                   : int64_t(vocab.size());
+    DSINFER_CHECK(
+        token.id == assigned, where, " \"", token.content, "\" has id ", token.id,
+        " but Hugging Face tokenizers gives it id ", assigned,
+        " (the vocabulary's id for a string in model.vocab, else the next id after the vocabulary and "
+        "the added tokens before it)");
+    largest_id = std::max(largest_id, assigned);
+    tokens.push_back(std::move(token));
+  }
+  return tokens;
+}
+
 }  // namespace
+
+void Tokenizer::Impl::index_tokens(const std::vector<AddedToken>& added_tokens) {
+  int32_t max_id = -1;
+  for (const auto& [token, id] : vocab) max_id = std::max(max_id, id);
+  for (const AddedToken& token : added_tokens) max_id = std::max(max_id, token.id);
+  bytes_of_id.resize(size_t(max_id) + 1);
+  id_is_special.assign(size_t(max_id) + 1, 0);
+  for (const auto& [token, id] : vocab) {
+    // tokenizers' ByteLevel decoder keeps a token's own UTF-8 when it is not spelled in the byte alphabet.
+    bytes_of_id[id] = byte_level_to_bytes(token).value_or(token);
+  }
+  std::vector<AddedToken> raw_tokens, normalized_tokens;
+  for (const AddedToken& token : added_tokens) {
+    bytes_of_id[token.id] = token.content;
+    id_is_special[token.id] = token.special;
+    added_token_ids[token.content] = token.id;
+    (token.normalized ? normalized_tokens : raw_tokens).push_back(token);
+  }
+  raw_added_tokens = std::make_unique<AddedTokenMatcher>(raw_tokens);
+  normalized_added_tokens = std::make_unique<AddedTokenMatcher>(normalized_tokens);
+}
+
+void Tokenizer::Impl::read_config(const std::string& model_dir, const std::string& tokenizer_path) {
+  const std::string path = model_dir + "/tokenizer_config.json";
+  const nlohmann::json config = read_json_file(path);
+  const auto& add_bos_token = config.value("add_bos_token", nlohmann::json(false));
+  DSINFER_CHECK(add_bos_token.is_boolean(), path, ": add_bos_token must be true or false");
+  add_bos = add_bos_token.get<bool>();
+  auto resolve = [&](const char* key, std::string& content, int32_t& id) {
+    content = special_token_content(config, key, path);
+    if (content.empty()) return;
+    if (auto found = added_token_ids.find(content); found != added_token_ids.end()) {
+      id = found->second;
+    } else if (auto in_vocab = vocab.find(content); in_vocab != vocab.end()) {
+      id = in_vocab->second;
+    } else {
+      fail(path, ": ", key, " \"", content, "\" is not a token of ", tokenizer_path);
+    }
+  };
+  resolve("bos_token", bos_token, bos_id);
+  resolve("eos_token", eos_token, eos_id);
+  DSINFER_CHECK(!add_bos || bos_id >= 0, path, ": add_bos_token is true but no bos_token is set");
+}
 
 Tokenizer Tokenizer::load(const std::string& model_dir) {
   auto impl = std::make_shared<Impl>();
@@ -136,79 +227,12 @@ Tokenizer Tokenizer::load(const std::string& model_dir) {
   check_pipeline(root, path);
   const auto& model = require(root, "model", path);
   check_bpe_options(model, path);
-
-  const auto& vocab = require(model, "vocab", path + " model");
-  DSINFER_CHECK(vocab.is_object() && !vocab.empty(), path, ": model.vocab must be a non-empty object");
-  int32_t max_id = -1;
-  impl->vocab.reserve(vocab.size());
-  for (const auto& [token, id] : vocab.items()) {
-    DSINFER_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < INT32_MAX, path,
-                  ": model.vocab[\"", token, "\"] must be a non-negative integer id");
-    impl->vocab.emplace(token, id.get<int32_t>());
-    max_id = std::max(max_id, id.get<int32_t>());
-  }
+  impl->vocab = read_vocabulary(model, path);
   impl->bpe =
       std::make_unique<BpeModel>(impl->vocab, read_merges(require(model, "merges", path), path), path);
-
-  std::vector<AddedToken> raw_tokens, normalized_tokens;
-  const auto& added_tokens = root.value("added_tokens", nlohmann::json::array());
-  int64_t largest_added_id = -1;
-  for (size_t index = 0; index < added_tokens.size(); ++index) {
-    const std::string where = path + ": added_tokens[" + std::to_string(index) + "]";
-    AddedToken token = parse_added_token(added_tokens[index], where);
-    if (impl->added_token_ids.contains(token.content))
-      continue;  // tokenizers keeps the first of a repeated content
-    // tokenizers does not take the ids from the file: a string already in the vocabulary keeps its id, others
-    // are numbered after the vocabulary. Refuse a file whose ids disagree rather than guess which one is
-    // meant.
-    const auto in_vocab = impl->vocab.find(token.content);
-    const int64_t assigned = in_vocab != impl->vocab.end()                     ? in_vocab->second
-                             : largest_added_id >= int64_t(impl->vocab.size()) ? largest_added_id + 1
-                                                                               : int64_t(impl->vocab.size());
-    DSINFER_CHECK(
-        token.id == assigned, where, " \"", token.content, "\" has id ", token.id,
-        " but Hugging Face tokenizers gives it id ", assigned,
-        " (the vocabulary's id for a string in model.vocab, else the next id after the vocabulary and the "
-        "added tokens before it)");
-    largest_added_id = std::max(largest_added_id, assigned);
-    max_id = std::max(max_id, token.id);
-    impl->added_token_ids[token.content] = token.id;
-    (token.normalized ? normalized_tokens : raw_tokens).push_back(std::move(token));
-  }
-
-  impl->bytes_of_id.resize(size_t(max_id) + 1);
-  impl->id_is_special.assign(size_t(max_id) + 1, 0);
-  for (const auto& [token, id] : impl->vocab) {
-    // tokenizers' ByteLevel decoder keeps a token's own UTF-8 when it is not spelled in the byte alphabet.
-    impl->bytes_of_id[id] = byte_level_to_bytes(token).value_or(token);
-  }
-  for (const auto* tokens : {&raw_tokens, &normalized_tokens}) {
-    for (const AddedToken& token : *tokens) {
-      impl->bytes_of_id[token.id] = token.content;
-      impl->id_is_special[token.id] = token.special;
-    }
-  }
-  impl->raw_added_tokens = std::make_unique<AddedTokenMatcher>(raw_tokens);
-  impl->normalized_added_tokens = std::make_unique<AddedTokenMatcher>(normalized_tokens);
-
-  const std::string config_path = model_dir + "/tokenizer_config.json";
-  const nlohmann::json config = read_json_file(config_path);
-  const auto& add_bos = config.value("add_bos_token", nlohmann::json(false));
-  DSINFER_CHECK(add_bos.is_boolean(), config_path, ": add_bos_token must be true or false");
-  impl->add_bos = add_bos.get<bool>();
-  Tokenizer tokenizer(impl);
-  auto resolve = [&](const char* key, std::string& content, int32_t& id) {
-    content = special_token_content(config, key, config_path);
-    if (content.empty()) return;
-    const auto found = tokenizer.token_id(content);
-    DSINFER_CHECK(found.has_value(), config_path, ": ", key, " \"", content, "\" is not a token of ", path);
-    id = *found;
-  };
-  resolve("bos_token", impl->bos_token, impl->bos_id);
-  resolve("eos_token", impl->eos_token, impl->eos_id);
-  DSINFER_CHECK(!impl->add_bos || impl->bos_id >= 0, config_path,
-                ": add_bos_token is true but no bos_token is set");
-  return tokenizer;
+  impl->index_tokens(read_added_tokens(root, impl->vocab, path));
+  impl->read_config(model_dir, path);
+  return Tokenizer(impl);
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text) const {

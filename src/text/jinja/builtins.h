@@ -82,7 +82,7 @@ TestFunction find_test(std::string_view name);
 // range, namespace, dict, raise_exception; nullptr when there is no such global.
 const Value* find_global_function(std::string_view name);
 
-// A method of str or dict bound to object (e.g. "split", "items"); nullptr-like Undefined when there is none.
+// A method of str or dict bound to object (e.g. "split", "items"); Undefined when there is none.
 Value find_method(const Value& object, const std::string& name);
 // A dict key as a value: tagged user-supplied when the dict came from the request.
 Value key_value(const Dict& dict, const std::string& key);
