@@ -76,6 +76,8 @@ async def run_load(base_url, streams, max_tokens=16, model="dsv3-tiny-fullvocab"
     after = metrics(base_url)
     steps = after["dsinfer_scheduler_overhead_seconds_count"] - before["dsinfer_scheduler_overhead_seconds_count"]
     overhead = after["dsinfer_scheduler_overhead_seconds_sum"] - before["dsinfer_scheduler_overhead_seconds_sum"]
+    overhead_cpu = (after["dsinfer_scheduler_overhead_cpu_seconds_sum"] -
+                    before["dsinfer_scheduler_overhead_cpu_seconds_sum"])
     forward = after["dsinfer_forward_seconds_sum"] - before["dsinfer_forward_seconds_sum"]
     first_tokens.sort()
     return {
@@ -87,6 +89,7 @@ async def run_load(base_url, streams, max_tokens=16, model="dsv3-tiny-fullvocab"
         "ttft_p99_seconds": first_tokens[int(0.99 * (len(first_tokens) - 1))],
         "steps": int(steps),
         "scheduler_overhead_per_step_ms": 1000 * overhead / max(steps, 1),
+        "scheduler_overhead_cpu_per_step_ms": 1000 * overhead_cpu / max(steps, 1),
         "forward_per_step_ms": 1000 * forward / max(steps, 1),
         "preemptions": after["dsinfer_preemptions_total"] - before["dsinfer_preemptions_total"],
     }

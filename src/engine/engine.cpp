@@ -104,7 +104,10 @@ void Engine::run() {
       }
       if (scheduler_.has_work()) {
         const StepStats stats = scheduler_.step();
-        if (stats.num_tokens > 0) metrics_.scheduler_overhead.observe(stats.overhead_seconds());
+        if (stats.num_tokens > 0) {
+          metrics_.scheduler_overhead.observe(stats.overhead_seconds());
+          metrics_.scheduler_overhead_cpu.observe(stats.overhead_cpu_seconds);
+        }
       }
     } catch (const std::exception& error) {
       // A bug, not bad input (that is rejected per request): fail everything, report unhealthy.

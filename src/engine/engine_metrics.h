@@ -43,7 +43,8 @@ struct EngineMetrics {
   std::atomic<uint64_t> steps{0};
   LatencyHistogram time_to_first_token;
   LatencyHistogram inter_token_latency;
-  LatencyHistogram scheduler_overhead;  // per step: everything but the forward and the sampler
+  LatencyHistogram scheduler_overhead;  // per step: everything but the forward and the sampler (wall clock)
+  LatencyHistogram scheduler_overhead_cpu;  // the same, engine-thread CPU time (immune to other load)
   LatencyHistogram forward_time;        // per step: the model forward
 };
 

@@ -1,6 +1,7 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <ctime>
 #include <exception>
 #include <random>
 
@@ -13,6 +14,12 @@ namespace {
 
 double seconds_between(Clock::time_point begin, Clock::time_point end) {
   return std::chrono::duration<double>(end - begin).count();
+}
+
+double thread_cpu_seconds() {
+  timespec now;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
 }
 
 }  // namespace
@@ -308,6 +315,7 @@ void Scheduler::build_batch() {
 StepStats Scheduler::step() {
   StepStats stats;
   const Clock::time_point start = Clock::now();
+  const double cpu_start = thread_cpu_seconds();
   scheduled_.clear();
   schedule_decodes();
   const int max_tokens = model_.max_batch_tokens();
@@ -325,6 +333,7 @@ StepStats Scheduler::step() {
   stats.num_tokens = batch_.num_tokens();
 
   const Clock::time_point forward_start = Clock::now();
+  const double cpu_forward_start = thread_cpu_seconds();
   Tensor logits;
   try {
     logits = model_.forward(batch_);
@@ -340,10 +349,12 @@ StepStats Scheduler::step() {
   }
   const Clock::time_point forward_end = Clock::now();
   stats.forward_seconds = seconds_between(forward_start, forward_end);
+  stats.overhead_cpu_seconds -= thread_cpu_seconds() - cpu_forward_start;
 
-  stats.sampling_seconds = process_results(logits);
+  process_results(logits, stats);
   finished_.clear();
   stats.total_seconds = seconds_between(start, Clock::now());
+  stats.overhead_cpu_seconds += thread_cpu_seconds() - cpu_start;
   if (metrics_) {
     metrics_->steps.fetch_add(1, std::memory_order_relaxed);
     metrics_->forward_time.observe(stats.forward_seconds);
@@ -351,8 +362,7 @@ StepStats Scheduler::step() {
   return stats;
 }
 
-// Returns the seconds spent in the sampler.
-double Scheduler::process_results(const Tensor& logits) {
+void Scheduler::process_results(const Tensor& logits, StepStats& stats) {
   const int64_t vocab = logits.dim(1);
   // Requests whose tokens are now all computed get a new token; the others are mid-prompt.
   std::vector<size_t> rows_to_sample;
@@ -367,6 +377,7 @@ double Scheduler::process_results(const Tensor& logits) {
   }
 
   const Clock::time_point sampling_start = Clock::now();
+  const double cpu_sampling_start = thread_cpu_seconds();
   std::vector<GeneratedToken> sampled(rows_to_sample.size());
   parallel_for(static_cast<int64_t>(rows_to_sample.size()), 1, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) {
@@ -379,7 +390,8 @@ double Scheduler::process_results(const Tensor& logits) {
     }
   });
 
-  const double sampling_seconds = seconds_between(sampling_start, Clock::now());
+  stats.sampling_seconds = seconds_between(sampling_start, Clock::now());
+  stats.overhead_cpu_seconds -= thread_cpu_seconds() - cpu_sampling_start;
 
   for (size_t k = 0; k < rows_to_sample.size(); ++k) {
     append_token(scheduled_[rows_to_sample[k]].request, sampled[k]);
@@ -388,7 +400,6 @@ double Scheduler::process_results(const Tensor& logits) {
     if (!entry.request->finished && !entry.request->pending.tokens.empty()) deliver(entry.request);
   }
   refresh_gauges();
-  return sampling_seconds;
 }
 
 void Scheduler::append_token(Request* request, const GeneratedToken& token) {

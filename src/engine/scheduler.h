@@ -32,6 +32,8 @@ struct SchedulerOptions {
   std::vector<int32_t> eos_token_ids;
 };
 
+// Wall-clock times of one step, and the engine thread's own CPU time for the parts that are the scheduler's
+// (on a loaded machine wall time also counts time the thread spent waiting for a core).
 struct StepStats {
   int num_decode_sequences = 0;
   int num_prefill_sequences = 0;
@@ -39,6 +41,7 @@ struct StepStats {
   double total_seconds = 0.0;
   double forward_seconds = 0.0;
   double sampling_seconds = 0.0;
+  double overhead_cpu_seconds = 0.0;  // engine-thread CPU time outside the forward and the sampler
   double overhead_seconds() const { return total_seconds - forward_seconds - sampling_seconds; }
 };
 
@@ -88,7 +91,7 @@ class Scheduler {
   void schedule_prefills(int token_budget);
   bool admit(Request* request, int token_budget);
   void build_batch();
-  double process_results(const Tensor& logits);
+  void process_results(const Tensor& logits, StepStats& stats);
   void append_token(Request* request, const GeneratedToken& token);
   void finish(Request* request, FinishReason reason, std::string error = {});
   void deliver(Request* request);

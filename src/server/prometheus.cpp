@@ -94,6 +94,8 @@ std::string render_prometheus(const EngineMetrics& engine, const HttpMetrics& ht
   out.histogram("dsinfer_inter_token_latency_seconds", "Between consecutive tokens of one request.", engine.inter_token_latency);
   out.histogram("dsinfer_scheduler_overhead_seconds", "Per step: scheduling, batching and output handling (not the forward or the sampler).",
                 engine.scheduler_overhead);
+  out.histogram("dsinfer_scheduler_overhead_cpu_seconds", "The same, as engine-thread CPU time (not inflated by other load).",
+                engine.scheduler_overhead_cpu);
   out.histogram("dsinfer_forward_seconds", "Per step: the model forward.", engine.forward_time);
   out.metric("dsinfer_http_requests_total", "counter", "HTTP requests answered.", value(http.requests));
   out.metric("dsinfer_http_client_errors_total", "counter", "HTTP 4xx responses.", value(http.client_errors));
