@@ -17,6 +17,7 @@ int run_tokenize(int argc, char** argv) {
       "  {\"text\": ...} -> {\"ids\": [...]}   (no BOS)\n"
       "  {\"ids\": [...], \"skip_special_tokens\": bool} -> {\"text\": ...}\n"
       "  {\"messages\": [...], \"add_generation_prompt\": bool} -> {\"text\": ..., \"ids\": [...]}\n"
+      "    (optional \"tools\" and \"chat_template_kwargs\"; message content is encoded as plain text)\n"
       "A bad line gets {\"error\": ...}.",
       "dsinfer tokenize"};
   std::string model_dir = DSINFER_DEFAULT_MODEL_DIR;
