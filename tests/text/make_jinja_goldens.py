@@ -4,7 +4,9 @@ tojson with ensure_ascii=False, raise_exception).
 
     python3 tests/text/make_jinja_goldens.py > tests/text/data/jinja-goldens.jsonl
 
-Each line: {"name", "template", "variables", "text"} or, when Jinja2 raises, {"name", ..., "error": true}.
+Each line: {"name", "template" (or "template_name": deepseek-r1 = testdata/templates/deepseek-r1.jinja,
+deepseek-v3 = the fixture model's tokenizer_config.json), "variables", "text"}, or "error": true where Jinja2
+raises.
 """
 import json
 import pathlib
@@ -119,8 +121,13 @@ EXPRESSION_CASES = [
 ]
 
 
-def render(environment, name, template_text, variables):
-    row = {"name": name, "template": template_text, "variables": variables}
+def render(environment, name, template_text, variables, template_name=None):
+    """A golden row; a named template (deepseek-r1, deepseek-v3) is stored by name, not repeated in every row."""
+    row = {"name": name, "variables": variables}
+    if template_name:
+        row["template_name"] = template_name
+    else:
+        row["template"] = template_text
     try:
         row["text"] = environment.from_string(template_text).render(**variables)
     except Exception:  # the C++ renderer must fail too; messages differ
@@ -152,7 +159,7 @@ def main():
                 variables = {"messages": messages, "add_generation_prompt": add_generation_prompt, "tools": None,
                              "bos_token": BOS, "eos_token": EOS}
                 rows.append(render(environment, f"{template_name} chat {index} gen={add_generation_prompt}",
-                                   template_text, variables))
+                                   template_text, variables, template_name))
     for name, template_text, variables in EXPRESSION_CASES:
         rows.append(render(environment, name, template_text, variables))
     for row in rows:

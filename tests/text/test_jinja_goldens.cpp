@@ -20,10 +20,22 @@ std::vector<nlohmann::ordered_json> golden_rows() {
   return rows;
 }
 
+std::string template_source(const nlohmann::ordered_json& row) {
+  if (row.contains("template")) return row["template"];
+  const std::string name = row["template_name"];
+  if (name == "deepseek-r1") {
+    std::ifstream file(DSINFER_TESTDATA_DIR "/templates/deepseek-r1.jinja");
+    return std::string(std::istreambuf_iterator<char>(file), {});
+  }
+  EXPECT_EQ(name, "deepseek-v3");
+  std::ifstream config(DSINFER_TESTDATA_DIR "/fixtures/dsv3-tiny-fullvocab/tokenizer_config.json");
+  return nlohmann::json::parse(config)["chat_template"];
+}
+
 std::string render_row(const nlohmann::ordered_json& row) {
   const RenderLimits limits;
-  const auto parsed = parse_template(row["template"].get<std::string>(), row["name"].get<std::string>(),
-                                     limits.max_nesting_depth);
+  const auto parsed =
+      parse_template(template_source(row), row["name"].get<std::string>(), limits.max_nesting_depth);
   Dict variables;
   for (const auto& [name, value] : row["variables"].items()) variables.set(name, from_json(value, true, 64));
   return render_template(*parsed, variables, limits).text;
