@@ -318,6 +318,14 @@ void parse_tools(const Fields& fields, GenerationSpec& spec) {
     for (const json& tool : spec.tools) known = known || tool["function"]["name"] == spec.tool_choice_name;
     if (!known) throw bad_request("'tool_choice' names function \"" + spec.tool_choice_name + "\", which is not in 'tools'", "tool_choice");
   }
+  if (spec.tool_choice == "required" || spec.tool_choice == "function") {
+    // Forcing a call needs grammar-constrained decoding; accepting the value without it would silently break
+    // the promise.
+    throw bad_request("'tool_choice' \"" + (spec.tool_choice == "required" ? std::string("required") : spec.tool_choice_name) +
+                          "\" would need constrained decoding to force a tool call, which dsinfer does not implement; "
+                          "use \"auto\" (or \"none\")",
+                      "tool_choice", "unsupported_value");
+  }
 }
 
 std::vector<PromptInput> parse_prompts(const json& prompt, const std::string& param) {

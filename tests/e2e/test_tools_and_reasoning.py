@@ -66,6 +66,10 @@ def test_tool_choice_is_validated(tool_client, server):
     with pytest.raises(openai.BadRequestError, match="tool_choice"):
         tool_client.chat.completions.create(model="dsv3-tiny-fullvocab", tool_choice="required", max_tokens=2,
                                             messages=[{"role": "user", "content": "x"}])
+    for forced in ("required", {"type": "function", "function": {"name": "get_weather"}}):
+        with pytest.raises(openai.BadRequestError, match="constrained decoding"):
+            tool_client.chat.completions.create(model="dsv3-tiny-fullvocab", tools=TOOLS, tool_choice=forced,
+                                                max_tokens=2, messages=[{"role": "user", "content": "x"}])
     # A server started without --tool-call-parser says so instead of returning raw tool-call text.
     status, body = server.request("POST", "/v1/chat/completions", {"tools": TOOLS, "max_tokens": 2,
                                                                    "messages": [{"role": "user", "content": "x"}]})
