@@ -12,7 +12,7 @@ set -uo pipefail
 OUT_DIR=${1:?usage: scripts/gpu-run.sh OUT_DIR}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BIN_DIR=${BIN_DIR:-$REPO/.carry/bin}
-STAGES=${STAGES:-env tests model kernels bench profile sanitizer}
+STAGES=${STAGES:-env tests model logits kernels bench profile sanitizer}
 # The benchmarks of bench/RESULTS.md: V2-Lite-shaped BF16 (decode at batch 1-128, prefill 1K and 8K) and
 # DeepSeek-V3 FP8 as rank 0 of TP8 (decode at 2K context). One per line: name=args, '~' standing for spaces.
 DEFAULT_BENCH_SPECS="v2lite=--model~testdata/configs/deepseek-v2-lite~--load-format~dummy~--batch-size~1,8,32,128~--input-len~1024~--output-len~16
@@ -109,6 +109,28 @@ if wants sanitizer; then
     --error-exitcode 99 "$BIN_DIR/${SANITIZER_BINARY:-dsinfer_tests_cuda}" --gtest_color=no \
     --gtest_filter="${SANITIZER_FILTER:-*}"
   grep -E "ERROR SUMMARY|Invalid|out of bounds" "$OUT_DIR/sanitizer.log" | sort | uniq -c | head -10 | sed 's/^/    /' >>"$SUMMARY"
+fi
+
+if wants logits && [ -x "$BIN_DIR/dsinfer" ]; then
+  # `dsinfer logits --device cuda` against --device cpu on a fixture: same format, rows within the BF16 bound.
+  ids=3,17,42,99,7,256,11,400,5,63,128,31,77
+  {
+    for device in cpu cuda; do
+      "$BIN_DIR/dsinfer" logits --model "$REPO/testdata/fixtures/dsv3-tiny-bf16" --ids $ids --device $device \
+        --out "/tmp/logits-$device.safetensors" --chunk 4 || echo "dsinfer logits --device $device failed"
+    done
+    python3 - <<'PYTHON'
+import numpy as np
+from safetensors.numpy import load_file
+cpu = load_file("/tmp/logits-cpu.safetensors")["logits"]
+gpu = load_file("/tmp/logits-cuda.safetensors")["logits"]
+errors = np.linalg.norm(gpu - cpu, axis=1) / np.linalg.norm(cpu, axis=1)
+print("dsinfer logits cuda vs cpu:", gpu.shape, gpu.dtype, "median row error %.2e, max %.2e" % (np.median(errors), errors.max()))
+assert gpu.shape == cpu.shape and gpu.dtype == cpu.dtype and np.median(errors) <= 2e-2
+PYTHON
+  } >>"$OUT_DIR/bench.log" 2>&1
+  status=$?
+  echo "| dsinfer logits --device cuda | $([ $status -eq 0 ] && echo ok || echo FAILED) ($(grep 'logits cuda vs cpu' "$OUT_DIR/bench.log" | tail -1)) | 0 |" >>"$SUMMARY"
 fi
 
 if wants kernels; then

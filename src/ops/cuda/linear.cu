@@ -1,10 +1,11 @@
-// linear on CUDA. BF16 weights: one cuBLASLt GEMM. FP8 weights (always W8A8): quantize the input per 1x128
-// group, then the skinny tensor-core kernel for few token rows, else cuBLASLt's block-scaled GEMM (token rows
-// padded to a multiple of 4, weight_scale_inv rows padded to a multiple of 4 blocks), or, for shapes cuBLASLt
-// rejects, the tiled tensor-core kernel of the MoE experts run as one group.
+// linear on CUDA. BF16 weights: the skinny tensor-core kernel for few token rows, else one cuBLASLt GEMM.
+// FP8 weights (always W8A8): quantize the input per 1x128 group, then the skinny tensor-core kernel for few
+// token rows, else cuBLASLt's block-scaled GEMM (token rows padded to a multiple of 4, weight_scale_inv rows
+// padded to a multiple of 4 blocks), or, for shapes cuBLASLt rejects, the tiled tensor-core kernel of the MoE
+// experts run as one group.
 #include "kernels/gemm/cublaslt_gemm.h"
 #include "kernels/runtime/scratch.h"
-#include "kernels/sm90/gemm/fp8_skinny_gemm.h"
+#include "kernels/sm90/gemm/skinny_gemm.h"
 #include "kernels/sm90/moe/grouped_gemm.h"
 #include "kernels/sm90/quant/fp8_group_quant.h"
 #include "kernels/runtime/op_timing.h"
@@ -18,9 +19,7 @@ namespace {
 using dsinfer::cuda::ScratchSlot;
 using dsinfer::cuda::scratch_as;
 
-// Up to this many token rows the skinny tensor-core kernel streams the weights once and beats cuBLASLt's
-// small-M tiles.
-constexpr int64_t kSkinnyMaxRows = 8;
+using dsinfer::cuda::kSkinnyMaxRows;  // up to this many rows the skinny kernels stream each weight byte once
 
 // weight_scale_inv [row_blocks, k_blocks] -> [row_blocks, padded_k_blocks] (padding left unset: never read).
 __global__ void pad_weight_scales_kernel(const float* scales, int64_t row_blocks, int64_t k_blocks,
@@ -85,9 +84,9 @@ void linear_fp8(const Tensor& input, const LinearWeight& weight, Tensor& output,
 }  // namespace
 
 void linear(const Tensor& input, const LinearWeight& weight, Tensor& output, bool /*quantize_activations*/) {
-  dsinfer::cuda::OpTimer timer(!weight.is_fp8()                ? "linear (BF16)"
-                               : input.dim(0) <= kSkinnyMaxRows ? "linear (FP8, skinny)"
-                                                              : "linear (FP8, GEMM)");
+  const bool skinny = input.dim(0) <= kSkinnyMaxRows;
+  dsinfer::cuda::OpTimer timer(weight.is_fp8() ? (skinny ? "linear (FP8, skinny)" : "linear (FP8, GEMM)")
+                                               : (skinny ? "linear (BF16, skinny)" : "linear (BF16, GEMM)"));
   require_dtype("linear", input, DType::kBF16);
   const int64_t tokens = input.dim(0);
   if (tokens == 0) return;
@@ -99,6 +98,11 @@ void linear(const Tensor& input, const LinearWeight& weight, Tensor& output, boo
   require_dtype("linear (weight)", weight.weight, DType::kBF16);
   DSINFER_CHECK(output.dtype() == DType::kBF16 || output.dtype() == DType::kF32, "ops::linear on CUDA: output ",
                 output.describe(), " must be BF16 or F32");
+  if (tokens <= kSkinnyMaxRows && weight.in_features() % 8 == 0) {
+    dsinfer::cuda::gemm_bf16_skinny(input.data(), weight.weight.data(), output.data(), output.dtype(), tokens,
+                                    weight.out_features(), weight.in_features(), stream);
+    return;
+  }
   dsinfer::cuda::gemm_bf16(input.data(), weight.weight.data(), output.data(), output.dtype(), tokens,
                            weight.out_features(), weight.in_features(), stream);
 }
