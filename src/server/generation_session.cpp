@@ -94,8 +94,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     auto self = shared_from_this();
     exchange_->on_disconnect([self] { self->client_gone(); });
+    // One prefix group per prompt of an `n` > 1 request: its samples share that prompt.
     static std::atomic<uint64_t> next_group{1};
-    const uint64_t group = spec_.n > 1 ? next_group.fetch_add(1) : 0;
+    const uint64_t first_group = spec_.n > 1 ? next_group.fetch_add(prompts_.size()) : 0;
     for (Choice& choice : choices_) {
       GenerationRequest request;
       request.prompt = prompts_[choice.prompt_index].ids;
@@ -103,7 +104,7 @@ class Session : public std::enable_shared_from_this<Session> {
       request.params.max_new_tokens = prompts_[choice.prompt_index].max_new_tokens;
       // `n` samples of one seeded request differ from each other, and the whole set repeats.
       if (request.params.seed && choices_.size() > 1) *request.params.seed += choice.index;
-      request.prefix_group = group;
+      request.prefix_group = first_group == 0 ? 0 : first_group + choice.prompt_index;
       request.text = std::make_unique<DetokenizerStream>(context_.tokenizer, spec_.skip_special_tokens);
       request.arrival = arrival_;
       const size_t index = choice.index;
