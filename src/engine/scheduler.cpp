@@ -365,7 +365,8 @@ StepStats Scheduler::step() {
 void Scheduler::process_results(const Tensor& logits, StepStats& stats) {
   const int64_t vocab = logits.dim(1);
   // Requests whose tokens are now all computed get a new token; the others are mid-prompt.
-  std::vector<size_t> rows_to_sample;
+  std::vector<size_t>& rows_to_sample = rows_to_sample_;
+  rows_to_sample.clear();
   for (size_t i = 0; i < scheduled_.size(); ++i) {
     Request* request = scheduled_[i].request;
     request->scheduled = false;
@@ -378,7 +379,8 @@ void Scheduler::process_results(const Tensor& logits, StepStats& stats) {
 
   const Clock::time_point sampling_start = Clock::now();
   const double cpu_sampling_start = thread_cpu_seconds();
-  std::vector<GeneratedToken> sampled(rows_to_sample.size());
+  std::vector<GeneratedToken>& sampled = sampled_;
+  sampled.resize(rows_to_sample.size());
   parallel_for(static_cast<int64_t>(rows_to_sample.size()), 1, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) {
       const size_t row = rows_to_sample[static_cast<size_t>(k)];

@@ -110,7 +110,9 @@ class Scheduler {
   std::deque<Request*> waiting_;   // arrival order; retracted requests go back to the front
   std::vector<Request*> running_;  // admission order
   std::vector<Scheduled> scheduled_;  // this step, in batch order once built
-  ForwardBatch batch_;             // reused every step
+  ForwardBatch batch_;             // reused every step, as are the two below
+  std::vector<size_t> rows_to_sample_;     // logits rows of requests that get a token this step
+  std::vector<GeneratedToken> sampled_;    // their tokens
   // Finished requests live until the end of the public call that finished them, so that pointers held
   // in scheduled_ stay valid while a step completes.
   std::vector<std::unique_ptr<Request>> finished_;
