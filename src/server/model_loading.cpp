@@ -41,11 +41,12 @@ int64_t memory_budget_for_kv(const ServerOptions& options, int64_t weight_bytes)
 
 std::string resolve_model_dir(const std::string& given, const std::string& compiled_default) {
   if (!given.empty()) return given;
+  // An installed binary's own copy first: the source tree it was built from may be gone or changed.
   std::vector<std::filesystem::path> candidates;
-  if (!compiled_default.empty()) candidates.emplace_back(compiled_default);
   std::error_code error;
   const std::filesystem::path executable = std::filesystem::read_symlink("/proc/self/exe", error);
   if (!error) candidates.push_back(executable.parent_path().parent_path() / "share" / "dsinfer" / "dsv3-tiny-fullvocab");
+  if (!compiled_default.empty()) candidates.emplace_back(compiled_default);
   std::string looked;
   for (const auto& candidate : candidates) {
     if (std::filesystem::exists(candidate / "config.json")) return candidate.string();

@@ -18,9 +18,9 @@
 
 namespace dsinfer::server {
 
-// `given` if not empty; else the first existing of: `compiled_default` (the source tree's
-// testdata/fixtures/dsv3-tiny-fullvocab), then <dir of the executable>/../share/dsinfer/dsv3-tiny-fullvocab
-// (an installed binary). Throws naming every place it looked.
+// `given` if not empty; else the first existing of: <dir of the executable>/../share/dsinfer/dsv3-tiny-fullvocab
+// (an installed binary), then `compiled_default` (the source tree's testdata/fixtures/dsv3-tiny-fullvocab, for
+// a binary run from its build tree). Throws naming every place it looked.
 std::string resolve_model_dir(const std::string& given, const std::string& compiled_default);
 
 struct LoadedModel {
