@@ -12,12 +12,13 @@ set -uo pipefail
 OUT_DIR=${1:?usage: scripts/gpu-run.sh OUT_DIR}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BIN_DIR=${BIN_DIR:-$REPO/.carry/bin}
-STAGES=${STAGES:-env tests model logits kernels bench profile sanitizer}
+STAGES=${STAGES:-env tests model logits kernels bench profile ncu sanitizer}
 # The benchmarks of bench/RESULTS.md: V2-Lite-shaped BF16 (decode at batch 1-128, prefill 1K and 8K) and
 # DeepSeek-V3 FP8 as rank 0 of TP8 (decode at 2K context). One per line: name=args, '~' standing for spaces.
 DEFAULT_BENCH_SPECS="v2lite=--model~testdata/configs/deepseek-v2-lite~--load-format~dummy~--batch-size~1,8,32,128~--input-len~1024~--output-len~16
 v3-tp8=--model~testdata/configs/deepseek-v3~--load-format~dummy~--tp-size~8~--simulate-rank~0~--batch-size~1,32,128~--input-len~2048~--output-len~16~--skip-prefill
-v2lite-8k=--model~testdata/configs/deepseek-v2-lite~--load-format~dummy~--batch-size~1~--input-len~8192~--output-len~8"
+v2lite-8k=--model~testdata/configs/deepseek-v2-lite~--load-format~dummy~--batch-size~1~--input-len~8192~--output-len~8
+v2lite-eager=--model~testdata/configs/deepseek-v2-lite~--load-format~dummy~--batch-size~1,32~--input-len~1024~--output-len~16~--skip-prefill~--disable-cuda-graph"
 BENCH_SPECS=${BENCH_SPECS:-$DEFAULT_BENCH_SPECS}
 mkdir -p "$OUT_DIR"
 SUMMARY=$OUT_DIR/summary.md
@@ -99,6 +100,38 @@ if wants profile && [ -x "$BIN_DIR/dsinfer" ]; then
     echo "### profile $name: DSINFER_CUDA_OP_TIMING=1 dsinfer bench ${args//\~/ }" >>"$OUT_DIR/bench.log"
     DSINFER_CUDA_OP_TIMING=1 run_stage "op profile $name" 120 "$OUT_DIR/bench.log" "$BIN_DIR/dsinfer" bench ${args//\~/ }
   done
+fi
+
+if wants ncu && [ -x "$BIN_DIR/dsinfer" ]; then
+  # GPU time per kernel of eager V2-Lite batch-1 decode steps (Nsight Compute, clocks left alone; dummy-weight
+  # fills excluded by name), summed by kernel and divided by the steps: where a decode step's device time goes.
+  cd "$REPO"
+  steps=3
+  timeout --signal=KILL "${NCU_LIMIT:-150}" ncu --clock-control none --metrics gpu__time_duration.sum --csv \
+    --kernel-name 'regex:^(?!fill_random).*' "$BIN_DIR/dsinfer" bench --model testdata/configs/deepseek-v2-lite \
+    --load-format dummy --batch-size 1 --input-len 1024 --output-len $steps --skip-prefill --disable-cuda-graph \
+    >/tmp/ncu.csv 2>/tmp/ncu.err
+  echo "### ncu: V2-Lite batch-1 decode, GPU time per kernel per step (status $?)" >>"$OUT_DIR/bench.log"
+  python3 - "$steps" >>"$OUT_DIR/bench.log" 2>&1 <<'PYTHON'
+import csv, collections, sys
+steps = int(sys.argv[1])
+totals, counts = collections.defaultdict(float), collections.Counter()
+rows = [line for line in open("/tmp/ncu.csv") if line.startswith('"')]
+for row in csv.DictReader(rows):
+    if row.get("Metric Name") != "gpu__time_duration.sum": continue
+    name = row["Kernel Name"].split("(")[0][:80]
+    value = float(row["Metric Value"].replace(",", ""))
+    scale = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3}.get(row.get("Metric Unit", "nsecond"), 1e-3)
+    totals[name] += value * scale
+    counts[name] += 1
+all_us = sum(totals.values())
+print("| kernel | us per step | launches per step | share |\n|---|---|---|---|")
+for name, total in sorted(totals.items(), key=lambda item: -item[1])[:25]:
+    print("| %s | %.1f | %.1f | %.1f%% |" % (name, total / steps, counts[name] / steps, 100 * total / max(all_us, 1e-9)))
+print("total GPU time per step: %.0f us over %.0f kernels" % (all_us / steps, sum(counts.values()) / steps))
+PYTHON
+  tail -3 /tmp/ncu.err >>"$OUT_DIR/bench.log"
+  echo "| ncu kernel breakdown | see bench.log | - |" >>"$SUMMARY"
 fi
 
 if wants sanitizer; then

@@ -4,6 +4,7 @@
 //      heads, batch 32 / 64 / 128, 4096-token context
 //   3. FP8 block-scaled linear (quantize + GEMM, as the model runs it) at DeepSeek-V3's projection shapes,
 //      M = 4 ... 8192: TFLOP/s and GB/s, weights rotated over >= 512 MB so they come from HBM, not L2
+//   4. BF16 projections at decode rows: the skinny kernel against cuBLASLt
 // Times are medians of CUDA-event measurements after warm-up.
 #include <cuda_runtime.h>
 
@@ -17,6 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/common/cuda_check.h"
+#include "kernels/gemm/cublaslt_gemm.h"
+#include "kernels/sm90/gemm/skinny_gemm.h"
 #include "kernels/runtime/device.h"
 #include "kernels/sm90/mla_decode/mla_decode.h"
 #include "ops/fill_random.h"
@@ -163,6 +166,46 @@ nlohmann::json fp8_linear_table(double copy_tb_per_s) {
   return rows;
 }
 
+// BF16 projections of a DeepSeek-V2-Lite layer at decode row counts: the skinny tensor-core kernel against
+// cuBLASLt, weights rotated over >= 512 MB.
+nlohmann::json bf16_decode_table(double copy_tb_per_s) {
+  nlohmann::json rows = nlohmann::json::array();
+  struct Projection {
+    const char* role;
+    int64_t n, k;
+  };
+  const std::vector<Projection> projections = {{"q_proj", 3072, 2048},       {"kv_a", 576, 2048},
+                                               {"o_proj", 2048, 2048},       {"shared gate", 2816, 2048},
+                                               {"shared down", 2048, 2816}, {"lm_head", 102400, 2048}};
+  std::printf("BF16 linear at decode rows (V2-Lite shapes): skinny kernel vs cuBLASLt\n"
+              "| N x K (role) | M | skinny us | skinny GB/s | cuBLASLt us | cuBLASLt GB/s |\n|---|---|---|---|---|---|\n");
+  for (const Projection& shape : projections) {
+    const int64_t weight_bytes = shape.n * shape.k * 2;
+    const int copies = static_cast<int>(std::max<int64_t>(1, (int64_t{512} << 20) / weight_bytes));
+    Tensor weights = random_device_tensor({copies, shape.n, shape.k}, DType::kBF16, 31, -0.05f, 0.05f);
+    auto weight = [&](int i) { return static_cast<const uint8_t*>(weights.data()) + (i % copies) * weight_bytes; };
+    for (int64_t m : {1, 4, 8}) {
+      Tensor input = random_device_tensor({m, shape.k}, DType::kBF16, 32);
+      Tensor output = Tensor::empty({m, shape.n}, DType::kBF16, Device::kCuda);
+      cudaStream_t stream = cuda::current_stream();
+      double skinny = time_microseconds(
+          [&](int i) { cuda::gemm_bf16_skinny(input.data(), weight(i), output.data(), DType::kBF16, m, shape.n, shape.k, stream); },
+          std::max(copies, 10));
+      double cublaslt = time_microseconds(
+          [&](int i) { cuda::gemm_bf16(input.data(), weight(i), output.data(), DType::kBF16, m, shape.n, shape.k, stream); },
+          std::max(copies, 10));
+      auto gb_per_s = [&](double microseconds) { return weight_bytes / (microseconds * 1e-6) / 1e9; };
+      std::printf("| %lld x %lld (%s) | %lld | %.1f | %.0f | %.1f | %.0f |\n", static_cast<long long>(shape.n),
+                  static_cast<long long>(shape.k), shape.role, static_cast<long long>(m), skinny, gb_per_s(skinny),
+                  cublaslt, gb_per_s(cublaslt));
+      rows.push_back({{"role", shape.role}, {"n", shape.n}, {"k", shape.k}, {"m", m}, {"skinny_microseconds", skinny},
+                      {"cublaslt_microseconds", cublaslt}});
+    }
+  }
+  std::printf("(copy bandwidth for scale: %.0f GB/s)\n\n", copy_tb_per_s * 1000.0);
+  return rows;
+}
+
 }  // namespace
 }  // namespace dsinfer
 
@@ -181,6 +224,7 @@ int main(int argc, char** argv) {
     double copy = report["copy"]["tb_per_s"];
     report["mla_decode"] = dsinfer::mla_decode_table(copy);
     report["fp8_linear"] = dsinfer::fp8_linear_table(copy);
+    report["bf16_decode"] = dsinfer::bf16_decode_table(copy);
     if (!json_path.empty()) std::ofstream(json_path) << report.dump(2) << "\n";
   } catch (const std::exception& error) {
     std::fprintf(stderr, "dsinfer_cuda_kernel_bench: %s\n", error.what());
