@@ -75,11 +75,17 @@ void Engine::stop() {
 
 void Engine::run() {
   std::vector<Command> commands;
+  bool stalled = false;  // the last step had work but could schedule nothing (should not happen; never spin)
   for (;;) {
     bool stopping;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !inbox_.empty() || scheduler_.has_work(); });
+      auto ready = [&] { return stopping_ || !inbox_.empty() || (scheduler_.has_work() && !stalled); };
+      if (stalled) {
+        wake_.wait_for(lock, std::chrono::milliseconds(1), ready);
+      } else {
+        wake_.wait(lock, ready);
+      }
       commands.swap(inbox_);
       stopping = stopping_;
     }
@@ -102,8 +108,10 @@ void Engine::run() {
         scheduler_.finish_all(FinishReason::kError, "the engine failed earlier and is not serving");
         continue;
       }
+      stalled = false;
       if (scheduler_.has_work()) {
         const StepStats stats = scheduler_.step();
+        stalled = stats.num_tokens == 0;
         if (stats.num_tokens > 0) {
           metrics_.scheduler_overhead.observe(stats.overhead_seconds());
           metrics_.scheduler_overhead_cpu.observe(stats.overhead_cpu_seconds);
