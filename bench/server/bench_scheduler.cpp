@@ -26,7 +26,7 @@ class FreeModel : public ModelBackend {
   int page_size() const override { return 64; }
   int num_kv_pages() const override { return 1 << 16; }
   int max_batch_tokens() const override { return 8192; }
-  Tensor forward(const ForwardBatch& batch) override {
+  Tensor forward(const ForwardBatch& batch, const DeviceSampling*, bool) override {
     const int rows = batch.num_logit_rows();
     if (logits_.dim(0) < rows) {
       logits_ = Tensor::empty({rows, kVocab}, DType::kF32);

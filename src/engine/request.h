@@ -50,6 +50,9 @@ struct GeneratedToken {
 struct GenerationUpdate {
   uint64_t request_id = 0;
   std::vector<GeneratedToken> tokens;  // sampled since the last update (including a final EOS / stop token)
+  // params.prompt_logprobs: prompt tokens 1, 2, ... (the first has no logprob) with their log probabilities,
+  // in order, as the prefill chunks that score them are computed; all of them come before the first token.
+  std::vector<GeneratedToken> prompt_logprobs;
   std::string text;                    // new final text; stop strings and stop tokens are not part of it
   FinishReason finish_reason = FinishReason::kNone;
   std::string matched_stop;                   // the stop string that ended the output
@@ -83,6 +86,7 @@ struct Request {
   int num_tree_pages = 0;                // page_table[0, num_tree_pages) belong to the radix cache
   RadixCache::Node* locked_node = nullptr;  // end of the cached prefix this request pins
   int num_cached_prompt_tokens = -1;     // prefix-cache hit at first admission (-1: not admitted yet)
+  int prompt_logprobs_end = 1;           // params.prompt_logprobs: prompt tokens [1, this) have been scored
   bool scheduled = false;                // part of the batch being built
   bool finished = false;
 
@@ -98,6 +102,8 @@ struct Request {
   // Tokens still to feed through the model (1 while decoding; the rest of the prompt while prefilling).
   int num_pending_tokens() const { return static_cast<int>(tokens.size()) - num_computed_tokens; }
   bool is_decoding() const { return num_computed_tokens > 0 && num_pending_tokens() == 1; }
+  // Prompt tokens still to score: their logits rows (all_logits) are needed, so no cached prefix may skip them.
+  bool needs_prompt_logprobs() const { return input.params.prompt_logprobs && prompt_logprobs_end < num_prompt_tokens; }
 };
 
 }  // namespace dsinfer

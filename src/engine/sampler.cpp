@@ -75,6 +75,36 @@ class LogitEditor {
   std::vector<TokenLogprob> originals_;  // (token, raw logit), first change first
 };
 
+// log_softmax(x)[t] = x[t] - max - log(sum(exp(x - max))), the sum in double.
+struct LogSoftmax {
+  float max = 0.0f;
+  double log_sum = 0.0;
+  float of(float logit) const { return static_cast<float>(logit - max - log_sum); }
+};
+
+LogSoftmax log_softmax_of(std::span<const float> logits) {
+  LogSoftmax result;
+  result.max = *std::max_element(logits.begin(), logits.end());
+  double sum = 0.0;
+  for (float value : logits) sum += std::exp(static_cast<double>(value) - result.max);
+  result.log_sum = std::log(sum);
+  return result;
+}
+
+// The `count` most likely tokens with their log probabilities, best first (ties: lower id).
+std::vector<TokenLogprob> most_likely(std::span<const float> logits, const LogSoftmax& log_softmax, int count) {
+  std::vector<TokenLogprob> result;
+  if (count <= 0) return result;
+  thread_local std::vector<int32_t> order;
+  order.resize(logits.size());
+  for (size_t token = 0; token < logits.size(); ++token) order[token] = static_cast<int32_t>(token);
+  const size_t top = std::min(order.size(), static_cast<size_t>(count));
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(top), order.end(), Better{logits});
+  result.reserve(top);
+  for (size_t i = 0; i < top; ++i) result.push_back({order[i], log_softmax.of(logits[static_cast<size_t>(order[i])])});
+  return result;
+}
+
 void apply_processors(std::span<float> logits, LogitEditor& editor, const SamplerInput& input) {
   const SamplingParams& params = input.params;
   for (const auto& [token, bias] : params.logit_bias) editor.set(token, logits[token] + bias);
@@ -192,33 +222,52 @@ GeneratedToken sample_token(std::span<float> logits, const SamplerInput& input) 
   GeneratedToken result;
 
   // Raw log-softmax statistics, taken before any processor touches the row.
-  float raw_max = 0.0f;
-  double raw_log_sum = 0.0;
+  LogSoftmax raw;
   if (want_logprobs) {
-    raw_max = *std::max_element(logits.begin(), logits.end());
-    double sum = 0.0;
-    for (float value : logits) sum += std::exp(static_cast<double>(value) - raw_max);
-    raw_log_sum = std::log(sum);
-    if (params.top_logprobs > 0) {
-      thread_local std::vector<int32_t> order;
-      order.resize(logits.size());
-      for (size_t token = 0; token < logits.size(); ++token) order[token] = static_cast<int32_t>(token);
-      const size_t top = std::min(order.size(), static_cast<size_t>(params.top_logprobs));
-      std::partial_sort(order.begin(), order.begin() + top, order.end(), Better{logits});
-      for (size_t i = 0; i < top; ++i) {
-        result.top_logprobs.push_back(
-            {order[i], static_cast<float>(logits[order[i]] - raw_max - raw_log_sum)});
-      }
-    }
+    raw = log_softmax_of(logits);
+    result.top_logprobs = most_likely(logits, raw, params.top_logprobs);
   }
 
   LogitEditor editor(logits);
   apply_processors(logits, editor, input);
   result.token_id = params.temperature == 0.0f ? argmax(logits) : sample_filtered(logits, params, input.rng);
-  if (want_logprobs) {
-    result.logprob = static_cast<float>(editor.raw(result.token_id) - raw_max - raw_log_sum);
-  }
+  if (want_logprobs) result.logprob = raw.of(editor.raw(result.token_id));
   return result;
+}
+
+GeneratedToken score_token(std::span<const float> logits, int32_t token_id, int top_logprobs) {
+  const LogSoftmax raw = log_softmax_of(logits);
+  GeneratedToken result;
+  result.token_id = token_id;
+  result.logprob = raw.of(logits[static_cast<size_t>(token_id)]);
+  result.top_logprobs = most_likely(logits, raw, top_logprobs);
+  return result;
+}
+
+bool device_samplable(const SamplingParams& params, int num_output_tokens) {
+  return params.logit_bias.empty() && params.repetition_penalty == 1.0f && params.frequency_penalty == 0.0f &&
+         params.presence_penalty == 0.0f && params.min_p == 0.0f && !params.logprobs && params.top_logprobs == 0 &&
+         num_output_tokens >= params.min_new_tokens;
+}
+
+void DeviceSamplingPlan::reset(size_t num_logit_rows) {
+  temperature_.assign(num_logit_rows, 0.0f);
+  top_k_.assign(num_logit_rows, 0);
+  top_p_.assign(num_logit_rows, 1.0f);
+  seeds_.assign(num_logit_rows, 0);
+  ids_.assign(num_logit_rows, 0);
+  rows_ = DeviceSampling{temperature_, top_k_, top_p_, seeds_, ids_};
+  num_routed_ = 0;
+}
+
+bool DeviceSamplingPlan::route(size_t row, const SamplingParams& params, int num_output_tokens, Rng& rng) {
+  if (!device_samplable(params, num_output_tokens)) return false;
+  temperature_[row] = params.temperature;
+  top_k_[row] = params.top_k;
+  top_p_[row] = params.top_p;
+  seeds_[row] = params.temperature == 0.0f ? 0 : rng.next();
+  ++num_routed_;
+  return true;
 }
 
 }  // namespace dsinfer

@@ -35,6 +35,7 @@ struct SamplingParams {
   bool ignore_eos = false;          // keep going after the model's EOS token
   bool logprobs = false;            // report the chosen token's log probability
   int top_logprobs = 0;             // and this many alternatives, [0, kMaxTopLogprobs]
+  bool prompt_logprobs = false;     // also report prompt tokens 1.. with their top_logprobs (completions echo)
 };
 
 // Defaults from a model's generation_config.json (fields the file leaves out stay unset).

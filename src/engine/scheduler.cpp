@@ -211,9 +211,11 @@ void Scheduler::schedule_decodes() {
 
 bool Scheduler::admit(Request* request, int token_budget) {
   if (radix_) {
-    // Leave at least one token to compute: its logits choose the next token.
-    RadixCache::Match match =
-        radix_->match_prefix(std::span<const int32_t>(request->tokens.data(), request->tokens.size() - 1));
+    // Leave at least one token to compute: its logits choose the next token. A prompt token still to be scored
+    // needs the row of the token before it, so no cached prefix may cover that one.
+    const size_t matchable = request->needs_prompt_logprobs() ? static_cast<size_t>(request->prompt_logprobs_end - 1)
+                                                              : request->tokens.size() - 1;
+    RadixCache::Match match = radix_->match_prefix(std::span<const int32_t>(request->tokens.data(), matchable));
     radix_->lock(match.node);
     request->locked_node = match.node;
     request->page_table = std::move(match.pages);
@@ -224,7 +226,7 @@ bool Scheduler::admit(Request* request, int token_budget) {
   // next decode page), so that admission does not immediately force a retraction.
   const int remaining_pages =
       pages_for(static_cast<int>(request->tokens.size())) - static_cast<int>(request->page_table.size());
-  const int chunk = std::min(request->num_pending_tokens(), token_budget);
+  const int chunk = std::min(request->num_pending_tokens(), chunk_limit(request, token_budget));
   const int chunk_pages = pages_for(request->num_computed_tokens + chunk) - static_cast<int>(request->page_table.size());
   if (remaining_pages + static_cast<int>(running_.size()) > num_available_pages() ||
       !take_pages(request, chunk_pages)) {
@@ -245,6 +247,10 @@ bool Scheduler::admit(Request* request, int token_budget) {
   return true;
 }
 
+int Scheduler::chunk_limit(const Request* request, int token_budget) const {
+  return request->needs_prompt_logprobs() ? std::min(token_budget, kPromptLogprobChunkTokens) : token_budget;
+}
+
 void Scheduler::schedule_prefills(int token_budget) {
   // Requests part-way through their prompt, oldest first. A chunk shrinks to the pages available; if
   // not even one page is, the youngest requests make room.
@@ -253,11 +259,11 @@ void Scheduler::schedule_prefills(int token_budget) {
     if (!request->scheduled && !request->is_decoding()) {
       const int capacity = static_cast<int>(request->page_table.size() + num_available_pages()) * page_size_ -
                            request->num_computed_tokens;
-      int chunk = std::min({request->num_pending_tokens(), token_budget, capacity});
+      int chunk = std::min({request->num_pending_tokens(), chunk_limit(request, token_budget), capacity});
       bool ready = chunk >= 1 && take_pages(request, pages_for(request->num_computed_tokens + chunk) -
                                                          static_cast<int>(request->page_table.size()));
       if (!ready && reserve_with_retraction(request, request->num_computed_tokens + 1)) {
-        chunk = std::min({request->num_pending_tokens(), token_budget,
+        chunk = std::min({request->num_pending_tokens(), chunk_limit(request, token_budget),
                           static_cast<int>(request->page_table.size()) * page_size_ - request->num_computed_tokens});
         ready = true;
       }
@@ -300,16 +306,37 @@ void Scheduler::build_batch() {
   });
   batch_.token_ids.clear();
   batch_.sequences.resize(scheduled_.size());
+  int64_t logit_rows = 0;
   for (size_t i = 0; i < scheduled_.size(); ++i) {
-    const Request* request = scheduled_[i].request;
+    Scheduled& entry = scheduled_[i];
+    const Request* request = entry.request;
     SequenceSlice& slice = batch_.sequences[i];
     slice.num_cached_tokens = request->num_computed_tokens;
-    slice.num_new_tokens = scheduled_[i].num_new_tokens;
+    slice.num_new_tokens = entry.num_new_tokens;
     slice.page_table.assign(request->page_table.begin(), request->page_table.end());
-    slice.all_logits = false;
+    slice.all_logits = request->needs_prompt_logprobs();
     batch_.token_ids.insert(batch_.token_ids.end(), request->tokens.begin() + request->num_computed_tokens,
                             request->tokens.begin() + request->num_computed_tokens + slice.num_new_tokens);
+    logit_rows += slice.all_logits ? slice.num_new_tokens : 1;
+    entry.last_logit_row = logit_rows - 1;
+    entry.samples = request->num_pending_tokens() == entry.num_new_tokens;
+    entry.on_device = false;
   }
+}
+
+bool Scheduler::plan_sampling() {
+  bool need_logits = false;
+  device_plan_.reset(static_cast<size_t>(batch_.num_logit_rows()));
+  for (Scheduled& entry : scheduled_) {
+    Request* request = entry.request;
+    need_logits = need_logits || request->needs_prompt_logprobs();
+    if (!entry.samples) continue;
+    entry.on_device = model_.samples_on_device() &&
+                      device_plan_.route(static_cast<size_t>(entry.last_logit_row), request->input.params,
+                                         request->num_output_tokens(), request->rng);
+    need_logits = need_logits || !entry.on_device;
+  }
+  return need_logits;
 }
 
 StepStats Scheduler::step() {
@@ -334,13 +361,15 @@ StepStats Scheduler::step() {
 
   const Clock::time_point forward_start = Clock::now();
   const double cpu_forward_start = thread_cpu_seconds();
+  const bool need_logits = plan_sampling();
   Tensor logits;
   try {
-    logits = model_.forward(batch_);
-    DSINFER_CHECK(logits.dtype() == DType::kF32 && logits.rank() == 2 && logits.dim(0) == batch_.num_logit_rows() &&
-                      logits.dim(1) == vocab_size_,
+    logits = model_.forward(batch_, device_plan_.empty() ? nullptr : &device_plan_.rows(), need_logits);
+    DSINFER_CHECK(!need_logits || (logits.dtype() == DType::kF32 && logits.rank() == 2 &&
+                                   logits.dim(0) == batch_.num_logit_rows() && logits.dim(1) == vocab_size_ &&
+                                   logits.device() == Device::kCpu),
                   "the model returned logits ", logits.describe(), ", expected F32[", batch_.num_logit_rows(), ", ",
-                  vocab_size_, "]");
+                  vocab_size_, "] on the CPU");
   } catch (const std::exception& error) {
     fail_batch(std::string("model forward failed: ") + error.what());
     finished_.clear();
@@ -363,45 +392,76 @@ StepStats Scheduler::step() {
 }
 
 void Scheduler::process_results(const Tensor& logits, StepStats& stats) {
-  const int64_t vocab = logits.dim(1);
-  // Requests whose tokens are now all computed get a new token; the others are mid-prompt.
-  std::vector<size_t>& rows_to_sample = rows_to_sample_;
-  rows_to_sample.clear();
-  for (size_t i = 0; i < scheduled_.size(); ++i) {
-    Request* request = scheduled_[i].request;
-    request->scheduled = false;
-    request->num_computed_tokens += scheduled_[i].num_new_tokens;
-    if (request->num_pending_tokens() == 0) {
-      rows_to_sample.push_back(i);
-    }
-    if (scheduled_[i].num_new_tokens > 1 || request->num_pending_tokens() > 0) cache_computed_prefix(request);
-  }
-
   const Clock::time_point sampling_start = Clock::now();
   const double cpu_sampling_start = thread_cpu_seconds();
-  std::vector<GeneratedToken>& sampled = sampled_;
-  sampled.resize(rows_to_sample.size());
-  parallel_for(static_cast<int64_t>(rows_to_sample.size()), 1, [&](int64_t begin, int64_t end) {
+  score_prompt_tokens(logits);
+  host_samples_.clear();
+  for (size_t i = 0; i < scheduled_.size(); ++i) {
+    if (scheduled_[i].samples && !scheduled_[i].on_device) host_samples_.push_back(i);
+  }
+  sampled_.resize(host_samples_.size());
+  parallel_for(static_cast<int64_t>(host_samples_.size()), 1, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) {
-      const size_t row = rows_to_sample[static_cast<size_t>(k)];
-      Request* request = scheduled_[row].request;
-      std::span<float> row_logits(logits.data_as<float>() + static_cast<int64_t>(row) * vocab, static_cast<size_t>(vocab));
+      const Scheduled& entry = scheduled_[host_samples_[static_cast<size_t>(k)]];
+      Request* request = entry.request;
+      std::span<float> row(logits.data_as<float>() + entry.last_logit_row * vocab_size_, static_cast<size_t>(vocab_size_));
       SamplerInput input{request->input.params, request->unique_prompt_tokens, request->output_token_counts,
                          request->num_output_tokens(), options_.eos_token_ids, request->rng};
-      sampled[static_cast<size_t>(k)] = sample_token(row_logits, input);
+      sampled_[static_cast<size_t>(k)] = sample_token(row, input);
     }
   });
-
   stats.sampling_seconds = seconds_between(sampling_start, Clock::now());
   stats.overhead_cpu_seconds -= thread_cpu_seconds() - cpu_sampling_start;
 
-  for (size_t k = 0; k < rows_to_sample.size(); ++k) {
-    append_token(scheduled_[rows_to_sample[k]].request, sampled[k]);
+  // Requests whose tokens are now all computed get their new token; the others are mid-prompt.
+  size_t next_host_sample = 0;
+  for (const Scheduled& entry : scheduled_) {
+    Request* request = entry.request;
+    request->scheduled = false;
+    request->num_computed_tokens += entry.num_new_tokens;
+    if (entry.num_new_tokens > 1 || request->num_pending_tokens() > 0) cache_computed_prefix(request);
+    if (!entry.samples) continue;
+    if (entry.on_device) {
+      append_token(request, GeneratedToken{device_plan_.token(static_cast<size_t>(entry.last_logit_row)), 0.0f, {}});
+    } else {
+      append_token(request, sampled_[next_host_sample++]);
+    }
   }
   for (const Scheduled& entry : scheduled_) {
-    if (!entry.request->finished && !entry.request->pending.tokens.empty()) deliver(entry.request);
+    const GenerationUpdate& pending = entry.request->pending;
+    if (!entry.request->finished && (!pending.tokens.empty() || !pending.prompt_logprobs.empty())) deliver(entry.request);
   }
   refresh_gauges();
+}
+
+// The log probabilities of the prompt tokens that this step's all_logits rows score: the row of position q
+// scores token q + 1 (the last prompt position's row picks the first output token instead).
+void Scheduler::score_prompt_tokens(const Tensor& logits) {
+  prompt_scores_.clear();
+  for (const Scheduled& entry : scheduled_) {
+    Request* request = entry.request;
+    if (!request->needs_prompt_logprobs()) continue;
+    const int64_t first_row = entry.last_logit_row - (entry.num_new_tokens - 1);
+    for (int i = 0; i < entry.num_new_tokens; ++i) {
+      const int token_index = request->num_computed_tokens + i + 1;
+      if (token_index >= request->prompt_logprobs_end && token_index < request->num_prompt_tokens)
+        prompt_scores_.push_back({request, first_row + i, token_index});
+    }
+  }
+  prompt_scored_.resize(prompt_scores_.size());
+  parallel_for(static_cast<int64_t>(prompt_scores_.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      const PromptScore& score = prompt_scores_[static_cast<size_t>(k)];
+      std::span<const float> row(logits.data_as<float>() + score.logit_row * vocab_size_, static_cast<size_t>(vocab_size_));
+      prompt_scored_[static_cast<size_t>(k)] = score_token(
+          row, score.request->tokens[static_cast<size_t>(score.token_index)], score.request->input.params.top_logprobs);
+    }
+  });
+  for (size_t k = 0; k < prompt_scores_.size(); ++k) {
+    Request* request = prompt_scores_[k].request;
+    request->pending.prompt_logprobs.push_back(std::move(prompt_scored_[k]));
+    request->prompt_logprobs_end = prompt_scores_[k].token_index + 1;
+  }
 }
 
 void Scheduler::append_token(Request* request, const GeneratedToken& token) {

@@ -6,7 +6,9 @@
 //      prefill: first requests already part-way through their prompt, then new requests in arrival
 //      order, each starting from its longest prefix in the radix cache;
 //   3. runs the forward (decode sequences first), samples one token for every request whose tokens are
-//      all computed, applies stop conditions, and delivers updates.
+//      all computed (on the model's device where the backend and the request allow, engine/sampler.h),
+//      scores the prompt tokens of requests that asked for prompt logprobs, applies stop conditions, and
+//      delivers updates.
 // A request whose prompt + max_new_tokens can never fit in the KV cache finishes at once with an error.
 // Single-threaded: the engine thread owns it (engine.h adds the thread and queues).
 #pragma once
@@ -22,8 +24,13 @@
 #include "engine/model_backend.h"
 #include "engine/radix_cache.h"
 #include "engine/request.h"
+#include "engine/sampler.h"
 
 namespace dsinfer {
+
+// Prompt tokens per step of a request that reports prompt logprobs: each is a logits row of its own
+// (256 rows x the 129k vocabulary x 4 bytes = 132 MB, as many as 256 decoding requests take).
+inline constexpr int kPromptLogprobChunkTokens = 256;
 
 struct SchedulerOptions {
   int max_running_requests = 256;    // admitted (prefilling or decoding) at once; capped at max_batch_tokens
@@ -76,6 +83,10 @@ class Scheduler {
   struct Scheduled {
     Request* request;
     int num_new_tokens;
+    // Set by build_batch:
+    int64_t last_logit_row = 0;  // the logits row of the last new token
+    bool samples = false;        // every token is computed after this step: the next one is sampled
+    bool on_device = false;      // ... and drawn on the device route
   };
 
   int pages_for(int num_tokens) const { return (num_tokens + page_size_ - 1) / page_size_; }
@@ -90,8 +101,11 @@ class Scheduler {
   void schedule_decodes();
   void schedule_prefills(int token_budget);
   bool admit(Request* request, int token_budget);
+  int chunk_limit(const Request* request, int token_budget) const;
   void build_batch();
+  bool plan_sampling();  // routes the sampled tokens; true when the forward must return logits
   void process_results(const Tensor& logits, StepStats& stats);
+  void score_prompt_tokens(const Tensor& logits);
   void append_token(Request* request, const GeneratedToken& token);
   void finish(Request* request, FinishReason reason, std::string error = {});
   void deliver(Request* request);
@@ -111,8 +125,16 @@ class Scheduler {
   std::vector<Request*> running_;  // admission order
   std::vector<Scheduled> scheduled_;  // this step, in batch order once built
   ForwardBatch batch_;             // reused every step, as are the two below
-  std::vector<size_t> rows_to_sample_;     // logits rows of requests that get a token this step
+  std::vector<size_t> host_samples_;       // scheduled_ entries whose token the host samples this step
   std::vector<GeneratedToken> sampled_;    // their tokens
+  DeviceSamplingPlan device_plan_;         // the device route's rows this step
+  struct PromptScore {
+    Request* request;
+    int64_t logit_row;
+    int token_index;  // the prompt token that row scores
+  };
+  std::vector<PromptScore> prompt_scores_;      // this step's prompt tokens to score
+  std::vector<GeneratedToken> prompt_scored_;  // their log probabilities
   // Finished requests live until the end of the public call that finished them, so that pointers held
   // in scheduled_ stay valid while a step completes.
   std::vector<std::unique_ptr<Request>> finished_;

@@ -14,6 +14,7 @@
 #include "ops/argmax_rows.h"
 #include "ops/copy.h"
 #include "ops/device.h"
+#include "ops/sample_tokens.h"
 
 namespace dsinfer {
 
@@ -65,6 +66,18 @@ class DeepseekRunner final : public ModelRunner {
     return std::vector<int32_t>(host.data_as<int32_t>(), host.data_as<int32_t>() + rows);
   }
 
+  Tensor forward_reusing_buffers(const ForwardBatch& batch, const DeviceSampling* sampling, bool return_logits) override {
+    Tensor logits = device_forward(batch, nullptr);
+    if (sampling != nullptr) sample_on_device(logits, *sampling);
+    if (!return_logits) return Tensor();
+    if (logits.device() == Device::kCpu) return logits;  // the model's own reused buffer: no copy needed
+    const int64_t rows = logits.dim(0);
+    if (!host_logits_.defined() || host_logits_.dim(0) < rows) host_logits_ = Tensor::empty({rows, logits.dim(1)}, DType::kF32);
+    Tensor host = host_logits_.slice_rows(0, rows);
+    ops::copy(logits, host);
+    return host;
+  }
+
  private:
   // Logits on the model's device: through a decode graph when one applies, else one eager forward.
   Tensor device_forward(const ForwardBatch& batch, std::vector<Tensor>* layer_hidden_states) {
@@ -75,13 +88,46 @@ class DeepseekRunner final : public ModelRunner {
     return logits;
   }
 
+  // ops::sample_tokens over `logits` with the host-side per-row parameters; the ids go back to sampling.ids.
+  void sample_on_device(const Tensor& logits, const DeviceSampling& sampling) {
+    const int64_t rows = logits.dim(0);
+    const auto size = static_cast<size_t>(rows);
+    DSINFER_CHECK(sampling.temperature.size() == size && sampling.top_k.size() == size && sampling.top_p.size() == size &&
+                      sampling.seeds.size() == size && sampling.ids.size() == size,
+                  "model runner: device sampling needs one entry per logits row (", rows, ")");
+    const Device device = logits.device();
+    auto on_device = [&](const void* host, DType dtype, Tensor& buffer) {
+      Tensor source = Tensor::view(const_cast<void*>(host), {rows}, dtype);
+      if (device == Device::kCpu) return source;
+      if (!buffer.defined() || buffer.dim(0) < rows) buffer = Tensor::empty({rows}, dtype, device);
+      Tensor target = buffer.slice_rows(0, rows);
+      ops::copy(source, target);
+      return target;
+    };
+    const Tensor temperature = on_device(sampling.temperature.data(), DType::kF32, sampling_temperature_);
+    const Tensor top_k = on_device(sampling.top_k.data(), DType::kI32, sampling_top_k_);
+    const Tensor top_p = on_device(sampling.top_p.data(), DType::kF32, sampling_top_p_);
+    const Tensor seeds = on_device(sampling.seeds.data(), DType::kU64, sampling_seeds_);
+    Tensor host_ids = Tensor::view(sampling.ids.data(), {rows}, DType::kI32);
+    if (device == Device::kCpu) {
+      ops::sample_tokens(logits, temperature, top_k, top_p, seeds, host_ids);
+      return;
+    }
+    if (!ids_.defined() || ids_.dim(0) < rows) ids_ = Tensor::empty({rows}, DType::kI32, device);
+    Tensor ids = ids_.slice_rows(0, rows);
+    ops::sample_tokens(logits, temperature, top_k, top_p, seeds, ids);
+    ops::copy(ids, host_ids);
+  }
+
   ModelConfig config_;
   std::unique_ptr<Communicator> communicator_;
   KvCache cache_;
   StepInputPreparer preparer_;
   DeepseekModel model_;
   std::unique_ptr<DecodeGraphs> graphs_;  // CUDA decode graphs, when enabled
-  Tensor ids_;                            // greedy ids on the device
+  Tensor ids_;                            // greedy or sampled ids on the device
+  Tensor host_logits_;                    // forward_reusing_buffers' logits on the host (device runners)
+  Tensor sampling_temperature_, sampling_top_k_, sampling_top_p_, sampling_seeds_;  // device sampling parameters
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,16 @@ struct ModelRunnerOptions {
   int cuda_graph_max_batch_size = 0;
 };
 
+// One token drawn on the model's device for every logits row of a step, by ops::sample_tokens' rule (temperature,
+// top-k, top-p, counter-based draw). Host memory, one entry per row of batch.num_logit_rows().
+struct DeviceSampling {
+  std::span<const float> temperature;  // <= 0: greedy
+  std::span<const int32_t> top_k;      // <= 0: no limit
+  std::span<const float> top_p;        // (0, 1]
+  std::span<const uint64_t> seeds;     // the draw's seed, per row
+  std::span<int32_t> ids;              // out: the chosen token of each row
+};
+
 class ModelRunner {
  public:
   static std::unique_ptr<ModelRunner> create(const ModelRunnerOptions& options);
@@ -45,6 +56,12 @@ class ModelRunner {
   // One forward and greedy selection on the model's device: the argmax token of each logit row, so only the
   // ids cross to the host (what a decode step costs when the logits themselves are not needed).
   virtual std::vector<int32_t> forward_greedy(const ForwardBatch& batch) = 0;
+  // The serving engine's forward, which allocates nothing once its buffers have grown. With `sampling`, also draws
+  // one token per logits row on the model's device, so that only ids cross to the host. With `return_logits`,
+  // returns the logits as F32 on the CPU, [batch.num_logit_rows(), vocab_size], in a buffer the runner reuses
+  // (valid until its next forward; the caller may modify it); else an undefined Tensor.
+  virtual Tensor forward_reusing_buffers(const ForwardBatch& batch, const DeviceSampling* sampling,
+                                         bool return_logits) = 0;
 };
 
 }  // namespace dsinfer

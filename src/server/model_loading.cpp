@@ -82,7 +82,8 @@ LoadedModel load_model(const ServerOptions& options) {
   runner_options.page_size = options.page_size;
   runner_options.kv_cache_bytes = loaded.kv_cache_bytes;
   runner_options.max_batch_tokens = options.max_batch_tokens;
-  loaded.backend = std::make_unique<ModelRunnerBackend>(ModelRunner::create(runner_options), options.max_batch_tokens);
+  loaded.backend = std::make_unique<ModelRunnerBackend>(ModelRunner::create(runner_options), options.max_batch_tokens,
+                                                        /*sample_on_device=*/options.device != Device::kCpu);
   return loaded;
 }
 

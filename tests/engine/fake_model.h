@@ -45,9 +45,18 @@ class FakeModel : public ModelBackend {
     }
   }
 
-  Tensor forward(const ForwardBatch& batch) override {
+  bool samples_on_device() const override { return device_sampling; }
+
+  // Logits in one reused buffer, as the real runner's. The fake "device" draw: greedy rows take the argmax
+  // (lowest id on ties, as every backend), the others token seed % vocab, so that tests can predict a
+  // device-drawn token from the request's RNG.
+  Tensor forward(const ForwardBatch& batch, const DeviceSampling* sampling, bool return_logits) override {
     DSINFER_CHECK(batch.num_tokens() <= max_batch_tokens_, "fake model: batch of ", batch.num_tokens(), " tokens");
-    Tensor logits = Tensor::empty({batch.num_logit_rows(), vocab_}, DType::kF32);
+    DSINFER_CHECK(sampling == nullptr || device_sampling, "fake model: device sampling asked of a host backend");
+    const int64_t num_rows = batch.num_logit_rows();
+    max_logit_rows_seen = std::max(max_logit_rows_seen, num_rows);
+    if (!logits_.defined() || logits_.dim(0) < num_rows) logits_ = Tensor::empty({num_rows, vocab_}, DType::kF32);
+    Tensor logits = logits_.slice_rows(0, num_rows);
     std::set<int64_t> written;
     bool prefill_seen = false;
     size_t token_index = 0;
@@ -75,11 +84,27 @@ class FakeModel : public ModelBackend {
       max_sequences_seen = std::max<int>(max_sequences_seen, static_cast<int>(batch.sequences.size()));
     }
     ++forward_calls;
+    if (sampling != nullptr) {
+      ++device_sampling_calls;
+      for (int64_t r = 0; r < num_rows; ++r) {
+        const float* values = logits.data_as<float>() + r * vocab_;
+        sampling->ids[static_cast<size_t>(r)] =
+            sampling->temperature[static_cast<size_t>(r)] <= 0.0f
+                ? static_cast<int32_t>(std::max_element(values, values + vocab_) - values)
+                : static_cast<int32_t>(sampling->seeds[static_cast<size_t>(r)] % static_cast<uint64_t>(vocab_));
+      }
+    }
+    if (!return_logits) return Tensor();
+    ++logits_calls;
     return logits;
   }
 
+  bool device_sampling = false;  // act as a GPU backend (samples_on_device)
   int forward_calls = 0;
+  int device_sampling_calls = 0;  // forwards that drew tokens on the "device"
+  int logits_calls = 0;           // forwards that returned logits
   int max_sequences_seen = 0;
+  int64_t max_logit_rows_seen = 0;
 
  private:
   static constexpr uint64_t kStart = 0x1234567;
@@ -96,6 +121,7 @@ class FakeModel : public ModelBackend {
   int num_pages_;
   int max_batch_tokens_;
   std::vector<uint64_t> kv_;  // [num_pages * page_size] chained states
+  Tensor logits_;             // [rows, vocab], grown on demand
 };
 
 }  // namespace dsinfer::testing

@@ -16,6 +16,8 @@ namespace dsinfer::testing {
 struct Outcome {
   std::vector<int32_t> tokens;
   std::vector<float> logprobs;
+  std::vector<GeneratedToken> prompt_logprobs;
+  bool prompt_logprobs_after_tokens = false;  // a prompt logprob arrived after an output token (a bug)
   std::string text;
   FinishReason reason = FinishReason::kNone;
   std::string matched_stop;
@@ -43,6 +45,7 @@ struct SchedulerConfig {
   int page_size = 4;
   int num_pages = 512;
   int max_batch_tokens = 4096;
+  bool device_sampling = false;  // the fake model acts as a GPU backend
   SchedulerOptions options;
 };
 
@@ -51,7 +54,9 @@ class SchedulerHarness {
   explicit SchedulerHarness(const SchedulerConfig& config)
       : model(config.vocab, config.page_size, config.num_pages, config.max_batch_tokens),
         metrics(std::make_unique<EngineMetrics>()),
-        scheduler(model, config.options, metrics.get()) {}
+        scheduler(model, config.options, metrics.get()) {
+    model.device_sampling = config.device_sampling;
+  }
 
   uint64_t add(std::vector<int32_t> prompt, SamplingParams params, uint64_t group = 0, bool with_text = false) {
     auto request = std::make_unique<Request>();
@@ -63,6 +68,8 @@ class SchedulerHarness {
     if (with_text) request->input.text = std::make_unique<LetterTextStream>();
     request->input.on_update = [this](GenerationUpdate&& update) {
       Outcome& outcome = outcomes[update.request_id];
+      outcome.prompt_logprobs_after_tokens |= !update.prompt_logprobs.empty() && !outcome.tokens.empty();
+      for (auto& token : update.prompt_logprobs) outcome.prompt_logprobs.push_back(std::move(token));
       for (const auto& token : update.tokens) {
         outcome.tokens.push_back(token.token_id);
         outcome.logprobs.push_back(token.logprob);

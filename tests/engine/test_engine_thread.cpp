@@ -54,9 +54,9 @@ class Collector {
 class SlowModel : public FakeModel {
  public:
   using FakeModel::FakeModel;
-  Tensor forward(const ForwardBatch& batch) override {
+  Tensor forward(const ForwardBatch& batch, const DeviceSampling* sampling, bool return_logits) override {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    return FakeModel::forward(batch);
+    return FakeModel::forward(batch, sampling, return_logits);
   }
 };
 

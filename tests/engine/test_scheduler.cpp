@@ -285,12 +285,12 @@ TEST(Scheduler, EosEndsTheOutputUnlessIgnored) {
 class FailingModel : public FakeModel {
  public:
   using FakeModel::FakeModel;
-  Tensor forward(const ForwardBatch& batch) override {
+  Tensor forward(const ForwardBatch& batch, const DeviceSampling* sampling, bool return_logits) override {
     if (fail_next) {
       fail_next = false;
       throw Error("simulated device failure");
     }
-    return FakeModel::forward(batch);
+    return FakeModel::forward(batch, sampling, return_logits);
   }
   bool fail_next = false;
 };

@@ -1,12 +1,14 @@
 // The scheduler on the real model (dsv3-tiny-bf16 through ModelRunner): prefix-cache hits reuse pages and
 // give the same logits as computing everything; chunked prefill, small pages and preemption give the same
-// outputs as the plain path.
+// outputs as the plain path; the device sampling route (ops::sample_tokens, here its CPU twin) agrees with
+// the host for greedy tokens and repeats seeded ones; prompt logprobs are the full forward's.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <map>
 
 #include "engine/model_runner_backend.h"
+#include "engine/sampler.h"
 #include "engine/scheduler.h"
 
 namespace dsinfer {
@@ -22,8 +24,10 @@ class RecordingBackend : public ModelBackend {
   int page_size() const override { return inner_->page_size(); }
   int num_kv_pages() const override { return inner_->num_kv_pages(); }
   int max_batch_tokens() const override { return inner_->max_batch_tokens(); }
-  Tensor forward(const ForwardBatch& batch) override {
-    Tensor logits = inner_->forward(batch);
+  bool samples_on_device() const override { return inner_->samples_on_device(); }
+  Tensor forward(const ForwardBatch& batch, const DeviceSampling* sampling, bool return_logits) override {
+    Tensor logits = inner_->forward(batch, sampling, return_logits);
+    if (!return_logits) return logits;
     const float* data = logits.data_as<float>();
     for (int64_t row = 0; row < logits.dim(0); ++row)
       rows.emplace_back(data + row * logits.dim(1), data + (row + 1) * logits.dim(1));
@@ -35,19 +39,20 @@ class RecordingBackend : public ModelBackend {
   std::unique_ptr<ModelBackend> inner_;
 };
 
-std::unique_ptr<RecordingBackend> make_model(int page_size, int num_pages) {
+std::unique_ptr<RecordingBackend> make_model(int page_size, int num_pages, bool sample_on_device = false) {
   ModelRunnerOptions options;
   options.model_dir = kModel;
   options.page_size = page_size;
   options.num_kv_pages = num_pages;
   options.max_batch_tokens = 512;
   return std::make_unique<RecordingBackend>(
-      std::make_unique<ModelRunnerBackend>(ModelRunner::create(options), options.max_batch_tokens));
+      std::make_unique<ModelRunnerBackend>(ModelRunner::create(options), options.max_batch_tokens, sample_on_device));
 }
 
 struct Result {
   std::vector<int32_t> tokens;
   std::vector<float> logprobs;
+  std::vector<GeneratedToken> prompt_logprobs;
   int cached_tokens = 0;
 };
 
@@ -64,6 +69,7 @@ std::vector<Result> run(ModelBackend& model, SchedulerOptions options, const std
     request->input.params = params[i];
     request->input.on_update = [&results](GenerationUpdate&& update) {
       Result& result = results[update.request_id];
+      for (auto& token : update.prompt_logprobs) result.prompt_logprobs.push_back(std::move(token));
       for (const auto& token : update.tokens) {
         result.tokens.push_back(token.token_id);
         result.logprobs.push_back(token.logprob);
@@ -200,6 +206,78 @@ TEST(SchedulerOnTheModel, ChunkedPrefillSmallPagesAndPreemptionMatchThePlainPath
     int preemptions = 0;
     expect_close(run(*model, options, prompts, params, &preemptions), plain);
     EXPECT_GT(preemptions, 0);
+  }
+}
+
+TEST(SchedulerOnTheModel, TheDeviceRouteAgreesWithTheHostOnGreedyTokensAndRepeatsSeededOnes) {
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<SamplingParams> params;
+  for (int i = 0; i < 8; ++i) {
+    prompts.push_back(prompt_for(i));
+    SamplingParams sampling = params_for(i);
+    sampling.logprobs = false;  // else the token needs the host route
+    sampling.top_k = 40;
+    params.push_back(sampling);
+  }
+  SchedulerOptions options;
+  options.chunked_prefill_size = 16;
+  auto host_model = make_model(4, 256);
+  const std::vector<Result> host = run(*host_model, options, prompts, params);
+  auto device_model = make_model(4, 256, /*sample_on_device=*/true);
+  const std::vector<Result> device = run(*device_model, options, prompts, params);
+  EXPECT_TRUE(device_model->rows.empty());  // no logits came back: every token was drawn on the "device"
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    SCOPED_TRACE("request " + std::to_string(i));
+    ASSERT_EQ(device[i].tokens.size(), static_cast<size_t>(params[i].max_new_tokens));
+    if (params[i].temperature == 0.0f) {
+      EXPECT_EQ(device[i].tokens, host[i].tokens);
+    } else {
+      // The same seeded request alone, next to a request that needs the host route: the same tokens.
+      SamplingParams penalized = params_for(0);
+      penalized.presence_penalty = 1.0f;
+      auto mixed_model = make_model(4, 256, /*sample_on_device=*/true);
+      const std::vector<Result> mixed = run(*mixed_model, options, {prompts[i], prompts[0]}, {params[i], penalized});
+      EXPECT_EQ(mixed[0].tokens, device[i].tokens);
+      EXPECT_FALSE(mixed_model->rows.empty());
+    }
+  }
+}
+
+TEST(SchedulerOnTheModel, PromptLogprobsAreThoseOfOneFullForward) {
+  const std::vector<int32_t> prompt = prompt_for(6);
+  // Reference: every position's logits from one forward of the whole prompt.
+  ModelRunnerOptions runner_options;
+  runner_options.model_dir = kModel;
+  runner_options.page_size = 64;
+  runner_options.num_kv_pages = 4;
+  auto runner = ModelRunner::create(runner_options);
+  ForwardBatch batch;
+  batch.token_ids = prompt;
+  batch.sequences.push_back(SequenceSlice{0, static_cast<int32_t>(prompt.size()), {0}, /*all_logits=*/true});
+  const Tensor logits = runner->forward(batch);
+  const int64_t vocab = logits.dim(1);
+
+  SamplingParams params = params_for(0);
+  params.top_logprobs = 3;
+  params.prompt_logprobs = true;
+  for (int chunk : {-1, 5}) {
+    SCOPED_TRACE("chunked_prefill_size " + std::to_string(chunk));
+    SchedulerOptions options;
+    options.chunked_prefill_size = chunk;
+    auto model = make_model(4, 64);
+    // Next to a request with the same prompt (whose pages it could share), it must still score every position.
+    const std::vector<Result> results = run(*model, options, {prompt, prompt}, {params_for(0), params});
+    const std::vector<GeneratedToken>& scored = results[1].prompt_logprobs;
+    ASSERT_EQ(scored.size(), prompt.size() - 1);
+    EXPECT_TRUE(results[0].prompt_logprobs.empty());
+    for (size_t j = 1; j < prompt.size(); ++j) {
+      std::span<const float> row(logits.data_as<float>() + static_cast<int64_t>(j - 1) * vocab, static_cast<size_t>(vocab));
+      const GeneratedToken expected = score_token(row, prompt[j], 3);
+      EXPECT_EQ(scored[j - 1].token_id, prompt[j]);
+      EXPECT_NEAR(scored[j - 1].logprob, expected.logprob, 1e-4) << "prompt token " << j;
+      ASSERT_EQ(scored[j - 1].top_logprobs.size(), 3u);
+      EXPECT_EQ(scored[j - 1].top_logprobs[0].token_id, expected.top_logprobs[0].token_id) << "prompt token " << j;
+    }
   }
 }
 
