@@ -8,7 +8,7 @@ $SUDO apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config git python3 python3-venv \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  nlohmann-json3-dev libcli11-dev libboost-dev libpcre2-dev libutf8proc-dev >/dev/null
+  nlohmann-json3-dev libcli11-dev libboost-dev libutf8proc-dev >/dev/null
 
 # Python tools for the end-to-end tests (official OpenAI client, run by pytest) and the tokenizer differential test
 # (Hugging Face tokenizers), kept out of the system Python.
