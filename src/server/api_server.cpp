@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "server/api_error.h"
 #include "server/openai_request.h"
+#include "server/tool_choice.h"
 
 namespace dsinfer::server {
 namespace {
@@ -329,18 +330,24 @@ int ApiServer::max_new_tokens_for(const GenerationSpec& spec, size_t prompt_toke
   return static_cast<int>(max_new);
 }
 
-std::vector<PreparedPrompt> ApiServer::prepare_prompts(const GenerationSpec& spec) const {
+std::vector<PreparedPrompt> ApiServer::prepare_prompts(GenerationSpec& spec) const {
   std::vector<PreparedPrompt> prompts;
   if (spec.kind == ApiKind::kChat) {
     if (spec.tools.is_array() && spec.tool_choice != "none" && options_.tool_call_parser.empty()) {
       // Without a parser, tool calls would come back as raw text: say so instead.
       throw bad_request("this server parses no tool calls; start it with --tool-call-parser deepseekv3", "tools");
     }
+    // tool_choice "none" leaves the tools out of the prompt (as vLLM and SGLang do).
     const json tools = spec.tool_choice == "none" ? json(nullptr) : spec.tools;
+    std::vector<text::PromptSegment> segments =
+        chat_template_.render_segments(spec.messages, tools, /*add_generation_prompt=*/true, spec.chat_template_kwargs);
+    spec.assistant_prefix.clear();
+    for (text::PromptSegment& segment : forced_tool_call_prefix(spec)) {
+      spec.assistant_prefix += segment.text;
+      segments.push_back(std::move(segment));
+    }
     PreparedPrompt prompt;
-    prompt.ids = text::build_chat_prompt(chat_template_, tokenizer_, spec.messages, tools, /*add_generation_prompt=*/true,
-                                         spec.chat_template_kwargs)
-                     .ids;
+    prompt.ids = tokenizer_.encode_segments(segments);
     prompts.push_back(std::move(prompt));
   } else {
     const std::string param = spec.kind == ApiKind::kCompletion ? "prompt" : "text";

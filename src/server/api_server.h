@@ -44,7 +44,8 @@ class ApiServer {
   void handle(const std::shared_ptr<HttpExchange>& exchange);
   void route(const std::shared_ptr<HttpExchange>& exchange);
   void handle_generation(const std::shared_ptr<HttpExchange>& exchange, ApiKind kind);
-  std::vector<PreparedPrompt> prepare_prompts(const GenerationSpec& spec) const;
+  // Tokenized prompts with their max_new_tokens; sets spec.assistant_prefix (a forced tool call).
+  std::vector<PreparedPrompt> prepare_prompts(GenerationSpec& spec) const;
   std::vector<int32_t> checked_token_ids(const std::vector<int64_t>& ids, const std::string& param) const;
   int max_new_tokens_for(const GenerationSpec& spec, size_t prompt_tokens) const;
   void check_model_name(const std::string& model) const;

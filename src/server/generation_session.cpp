@@ -50,8 +50,11 @@ struct Choice {
   std::string reasoning;
   json tool_calls = json::array();
   std::vector<int32_t> output_ids;
-  json logprobs;            // accumulated, in the API's shape (null when not requested)
+  json logprobs;            // accumulated, in the API's shape (null when not requested); echo: prompt first
   size_t completion_text_bytes = 0;  // completions: text_offset of the next token
+  std::vector<GeneratedToken> prompt_logprobs;  // /generate with logprob_start_len: prompt tokens 1, 2, ...
+  bool prefix_parsed = false;  // spec.assistant_prefix went through the parser (with the first text)
+  bool echoed = false;         // stream with echo: the prompt's chunk went out
   FinishReason finish_reason = FinishReason::kNone;
   std::string matched_stop;
   std::optional<int32_t> matched_stop_token;
@@ -77,7 +80,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void start() {
     const bool chat = spec_.kind == ApiKind::kChat;
     const bool parse_tools = chat && context_.tool_call_parser && spec_.tool_choice != "none";
-    const bool parse_reasoning = chat && context_.reasoning_parser && spec_.separate_reasoning;
+    // A forced tool call opens the turn, so there is no reasoning to separate.
+    const bool parse_reasoning =
+        chat && context_.reasoning_parser && spec_.separate_reasoning && spec_.assistant_prefix.empty();
     const bool want_logprobs = spec_.params.logprobs || spec_.params.top_logprobs > 0;
     choices_.resize(prompts_.size() * static_cast<size_t>(spec_.n));
     for (size_t i = 0; i < choices_.size(); ++i) {
@@ -86,11 +91,11 @@ class Session : public std::enable_shared_from_this<Session> {
       choice.prompt_index = i / static_cast<size_t>(spec_.n);
       choice.parser = OutputParser(parse_reasoning, parse_tools, "call_" + id_.substr(id_.size() - 12) + "_" + std::to_string(i));
       if (want_logprobs) choice.logprobs = initial_logprobs();
+      if (spec_.kind == ApiKind::kCompletion && spec_.params.prompt_logprobs) add_first_prompt_token(choice);
     }
     if (spec_.stream) {
       context_.http_metrics.open_streams.fetch_add(1);
       exchange_->start_stream(200, "text/event-stream", {{"Cache-Control", "no-cache"}});
-      if (spec_.echo) echo_prompts();
     }
     auto self = shared_from_this();
     exchange_->on_disconnect([self] { self->client_gone(); });
@@ -104,7 +109,8 @@ class Session : public std::enable_shared_from_this<Session> {
       request.params.max_new_tokens = prompts_[choice.prompt_index].max_new_tokens;
       // `n` samples of one seeded request differ from each other, and the whole set repeats.
       if (request.params.seed && choices_.size() > 1) *request.params.seed += choice.index;
-      request.prefix_group = first_group == 0 ? 0 : first_group + choice.prompt_index;
+      // A choice that scores its prompt computes all of it anyway: no point in waiting for the others' cache.
+      request.prefix_group = first_group == 0 || spec_.params.prompt_logprobs ? 0 : first_group + choice.prompt_index;
       request.text = std::make_unique<DetokenizerStream>(context_.tokenizer, spec_.skip_special_tokens);
       request.arrival = arrival_;
       const size_t index = choice.index;
@@ -124,6 +130,16 @@ class Session : public std::enable_shared_from_this<Session> {
       return json{{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
                   {"text_offset", json::array()}};
     return json{{"output_token_logprobs", json::array()}, {"output_top_logprobs", json::array()}};
+  }
+
+  // Echo with logprobs: the prompt's first token leads the list, with no log probability (nothing precedes it).
+  void add_first_prompt_token(Choice& choice) {
+    const std::string text = token_text(prompts_[choice.prompt_index].ids.front());
+    choice.logprobs["tokens"].push_back(text);
+    choice.logprobs["token_logprobs"].push_back(nullptr);
+    choice.logprobs["top_logprobs"].push_back(nullptr);
+    choice.logprobs["text_offset"].push_back(0);
+    choice.completion_text_bytes = text.size();
   }
 
   std::string token_text(int32_t token_id) const {
@@ -181,14 +197,26 @@ class Session : public std::enable_shared_from_this<Session> {
     choice.completion_tokens = update.completion_tokens;
     choice.cached_tokens = update.cached_tokens;
     for (const GeneratedToken& token : update.tokens) choice.output_ids.push_back(token.token_id);
+    const bool finished = update.finish_reason != FinishReason::kNone;
+    const bool completed = update.finish_reason == FinishReason::kStop || update.finish_reason == FinishReason::kLength;
+    // Prompt logprobs all arrive before the choice's first token.
+    if (spec_.kind == ApiKind::kCompletion) {
+      logprobs_for(choice, update.prompt_logprobs);
+    } else {
+      for (GeneratedToken& token : update.prompt_logprobs) choice.prompt_logprobs.push_back(std::move(token));
+    }
+    if (spec_.stream && spec_.echo && !choice.echoed && !client_gone_ && (!update.tokens.empty() || completed)) echo_prompt(choice);
     // The EOS / stop token that ended the output is not part of the text, so it gets no logprob entry.
     if (update.matched_stop_token && !update.tokens.empty() && update.tokens.back().token_id == *update.matched_stop_token)
       update.tokens.pop_back();
     const json logprobs = logprobs_for(choice, update.tokens);
 
-    const bool finished = update.finish_reason != FinishReason::kNone;
+    if (!choice.prefix_parsed) {
+      update.text.insert(0, spec_.assistant_prefix);
+      choice.prefix_parsed = true;
+    }
     OutputDelta delta = choice.parser.push(update.text);
-    if (finished && (update.finish_reason == FinishReason::kStop || update.finish_reason == FinishReason::kLength)) {
+    if (completed) {
       OutputDelta rest = choice.parser.finish();
       delta.content += rest.content;
       delta.reasoning += rest.reasoning;
@@ -241,13 +269,14 @@ class Session : public std::enable_shared_from_this<Session> {
     return context_.tokenizer.decode(prompts_[prompt_index].ids, spec_.skip_special_tokens);
   }
 
-  void echo_prompts() {
-    for (Choice& choice : choices_) {
-      json chunk = chunk_head("text_completion");
-      chunk["choices"] = json::array({{{"index", choice.index}, {"text", prompt_text(choice.prompt_index)},
-                                       {"logprobs", nullptr}, {"finish_reason", nullptr}}});
-      send_event(chunk);
-    }
+  // The stream's first chunk of an echo choice: the prompt text, and with logprobs the prompt's (complete once
+  // the choice's first token exists).
+  void echo_prompt(Choice& choice) {
+    choice.echoed = true;
+    json chunk = chunk_head("text_completion");
+    chunk["choices"] = json::array({{{"index", choice.index}, {"text", prompt_text(choice.prompt_index)},
+                                     {"logprobs", choice.logprobs}, {"finish_reason", nullptr}}});
+    send_event(chunk);
   }
 
   void stream_update(Choice& choice, const OutputDelta& delta, const json& logprobs, bool finished) {
@@ -324,7 +353,31 @@ class Session : public std::enable_shared_from_this<Session> {
       meta["output_token_logprobs"] = choice.logprobs["output_token_logprobs"];
       meta["output_top_logprobs"] = choice.logprobs["output_top_logprobs"];
     }
+    if (spec_.input_logprobs_start >= 0) add_input_logprobs(choice, meta);
     return {{"text", choice.content}, {"output_ids", choice.output_ids}, {"meta_info", meta}};
+  }
+
+  // SGLang's input_token_logprobs / input_top_logprobs from logprob_start_len: [logprob, id, null] per prompt
+  // position; position 0 has no logprob (nothing precedes it).
+  void add_input_logprobs(const Choice& choice, json& meta) const {
+    const std::vector<int32_t>& ids = prompts_[choice.prompt_index].ids;
+    json tokens = json::array(), tops = json::array();
+    for (size_t position = static_cast<size_t>(spec_.input_logprobs_start);
+         position < ids.size() && position <= choice.prompt_logprobs.size(); ++position) {
+      if (position == 0) {
+        tokens.push_back(json::array({nullptr, ids[0], nullptr}));
+        tops.push_back(nullptr);
+        continue;
+      }
+      const GeneratedToken& token = choice.prompt_logprobs[position - 1];
+      tokens.push_back(json::array({token.logprob, token.token_id, nullptr}));
+      json top = json::array();
+      for (const TokenLogprob& alternative : token.top_logprobs)
+        top.push_back(json::array({alternative.logprob, alternative.token_id, nullptr}));
+      tops.push_back(top);
+    }
+    meta["input_token_logprobs"] = tokens;
+    meta["input_top_logprobs"] = tops;
   }
 
   json usage() const {

@@ -318,14 +318,6 @@ void parse_tools(const Fields& fields, GenerationSpec& spec) {
     for (const json& tool : spec.tools) known = known || tool["function"]["name"] == spec.tool_choice_name;
     if (!known) throw bad_request("'tool_choice' names function \"" + spec.tool_choice_name + "\", which is not in 'tools'", "tool_choice");
   }
-  if (spec.tool_choice == "required" || spec.tool_choice == "function") {
-    // Forcing a call needs grammar-constrained decoding; accepting the value without it would silently break
-    // the promise.
-    throw bad_request("'tool_choice' \"" + (spec.tool_choice == "required" ? std::string("required") : spec.tool_choice_name) +
-                          "\" would need constrained decoding to force a tool call, which dsinfer does not implement; "
-                          "use \"auto\" (or \"none\")",
-                      "tool_choice", "unsupported_value");
-  }
 }
 
 std::vector<PromptInput> parse_prompts(const json& prompt, const std::string& param) {
@@ -467,6 +459,7 @@ GenerationSpec parse_completion_request(const json& body, const GenerationDefaul
   spec.completion_logprobs = static_cast<int>(fields.integer("logprobs", 0, kMaxTopLogprobs).value_or(0));
   spec.params.logprobs = fields.has("logprobs");
   spec.params.top_logprobs = spec.completion_logprobs;
+  spec.params.prompt_logprobs = spec.echo && spec.params.logprobs;  // echo scores the prompt too
   // OpenAI's legacy default is 16 tokens.
   spec.max_tokens = parse_max_tokens(fields, "max_tokens").value_or(16);
   parse_min_tokens(fields, "min_tokens", spec);
@@ -494,6 +487,11 @@ GenerationSpec parse_generate_request(const json& body, const GenerationDefaults
   spec.stream = fields.boolean("stream").value_or(false);
   spec.params.logprobs = fields.boolean("return_logprob").value_or(false);
   spec.params.top_logprobs = static_cast<int>(fields.integer("top_logprobs_num", 0, kMaxTopLogprobs).value_or(0));
+  const auto start = fields.integer("logprob_start_len", -1, std::numeric_limits<int32_t>::max());
+  if (spec.params.logprobs && start && *start >= 0) {
+    spec.input_logprobs_start = static_cast<int>(*start);
+    spec.params.prompt_logprobs = true;
+  }
   return spec;
 }
 

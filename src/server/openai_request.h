@@ -33,6 +33,9 @@ struct GenerationSpec {
   nlohmann::json tools;              // chat: null or the "tools" array
   std::string tool_choice = "auto";  // "none", "auto", "required" or "function"
   std::string tool_choice_name;      // tool_choice "function": the function's name
+  // Chat: what the assistant turn is made to start with (a forced tool call, server/tool_choice.h); it ends the
+  // prompt, and the output is parsed as if the model had written it. Set while the prompt is built.
+  std::string assistant_prefix;
   nlohmann::json chat_template_kwargs = nlohmann::json::object();
   std::vector<PromptInput> prompts;  // completions / generate (one or more)
   SamplingParams params;             // max_new_tokens is set later from max_tokens and the context
@@ -44,6 +47,8 @@ struct GenerationSpec {
   bool skip_special_tokens = true;
   bool separate_reasoning = true;    // chat with --reasoning-parser: reasoning_content apart from content
   int completion_logprobs = 0;       // completions "logprobs": N alternatives (0: none requested)
+  // /generate "logprob_start_len" with "return_logprob": prompt logprobs from this position (-1: none).
+  int input_logprobs_start = -1;
 };
 
 // Parses the body text (malformed JSON, a non-object, or nesting deeper than kMaxJsonDepth: 400).

@@ -2,6 +2,8 @@
 tokenize / detokenize, models, health, metrics, flush_cache."""
 import json
 
+import pytest
+
 from conftest import chat_greedy_rows
 
 
@@ -20,10 +22,49 @@ def test_completions_with_text_and_token_prompts(client, server):
     assert batch.choices[0].text == batch.choices[1].text == by_text.choices[0].text
 
     echoed = client.completions.create(model="dsv3-tiny-fullvocab", prompt="The capital of France", temperature=0,
-                                       max_tokens=6, echo=True, logprobs=2)
+                                       max_tokens=6, echo=True)
     assert echoed.choices[0].text == "The capital of France" + by_text.choices[0].text
-    assert len(echoed.choices[0].logprobs.tokens) == 6
-    assert all(len(top) == 2 for top in echoed.choices[0].logprobs.top_logprobs)
+    assert echoed.choices[0].logprobs is None
+
+
+def test_echo_with_logprobs_scores_the_prompt_too(client, server):
+    prompt = "The capital of France is"
+    status, tokenized = server.request("POST", "/v1/tokenize", {"prompt": prompt})
+    ids = tokenized["tokens"]
+    echoed = client.completions.create(model="dsv3-tiny-fullvocab", prompt=prompt, temperature=0, max_tokens=5, echo=True,
+                                       logprobs=2)
+    logprobs = echoed.choices[0].logprobs
+    assert len(logprobs.tokens) == len(ids) + 5
+    assert logprobs.token_logprobs[0] is None and logprobs.top_logprobs[0] is None  # nothing precedes the first token
+    assert all(len(top) == 2 for top in logprobs.top_logprobs[1:])
+    assert logprobs.text_offset[0] == 0 and logprobs.text_offset == sorted(logprobs.text_offset)
+    # Each prompt token's logprob is the one the model gives it after the tokens before it: make the model pick it
+    # (logit_bias) from that prefix and read the logprob of the pick (always the raw distribution's).
+    for position in (1, len(ids) // 2, len(ids) - 1):
+        forced = client.completions.create(model="dsv3-tiny-fullvocab", prompt=ids[:position], temperature=0, max_tokens=1,
+                                           logprobs=0, logit_bias={str(ids[position]): 100})
+        assert forced.choices[0].logprobs.token_logprobs[0] == pytest.approx(logprobs.token_logprobs[position], abs=1e-3)
+    # The completion part is the plain request's.
+    plain = client.completions.create(model="dsv3-tiny-fullvocab", prompt=prompt, temperature=0, max_tokens=5, logprobs=2)
+    assert logprobs.token_logprobs[len(ids):] == pytest.approx(plain.choices[0].logprobs.token_logprobs, abs=1e-4)
+
+    # Streamed: the first chunk is the prompt with its logprobs, then the tokens; together the same as above.
+    chunks = list(client.completions.create(model="dsv3-tiny-fullvocab", prompt=prompt, temperature=0, max_tokens=5,
+                                            echo=True, logprobs=2, stream=True))
+    assert chunks[0].choices[0].text == prompt and len(chunks[0].choices[0].logprobs.tokens) == len(ids)
+    assert "".join(chunk.choices[0].text for chunk in chunks) == echoed.choices[0].text
+    streamed = [value for chunk in chunks if chunk.choices[0].logprobs for value in chunk.choices[0].logprobs.token_logprobs]
+    assert streamed[0] is None and streamed[1:] == pytest.approx(logprobs.token_logprobs[1:], abs=1e-4)
+
+    # SGLang's /generate: input_token_logprobs from logprob_start_len.
+    status, result = server.request("POST", "/generate", {
+        "input_ids": ids, "return_logprob": True, "logprob_start_len": 2, "top_logprobs_num": 1,
+        "sampling_params": {"max_new_tokens": 1, "temperature": 0}})
+    assert status == 200
+    meta = result["meta_info"]
+    assert [entry[1] for entry in meta["input_token_logprobs"]] == ids[2:]
+    assert [entry[0] for entry in meta["input_token_logprobs"]] == pytest.approx(logprobs.token_logprobs[2:len(ids)], abs=1e-4)
+    assert all(len(top) == 1 for top in meta["input_top_logprobs"])
 
 
 def test_generate_native_api(server):

@@ -1,7 +1,8 @@
 """Tool calls and R1 reasoning through the OpenAI client. The tiny model's weights are random, so it never
 writes a tool call or </think> by itself: these tests check what the server controls - tools and tool results
 reach the prompt in DeepSeek's format, responses stay well-formed with the parsers on, tool_choice is
-validated, and R1 output is returned as reasoning_content. The parsing of generated tool calls and
+validated, "required" / a named function force a call (the turn starts with the tool-call opening) and "none"
+drops the tools, and R1 output is returned as reasoning_content. The parsing of generated tool calls and
 reasoning, streamed and whole, is tested in C++ (tests/server/test_output_parser.cpp)."""
 import json
 
@@ -66,14 +67,87 @@ def test_tool_choice_is_validated(tool_client, server):
     with pytest.raises(openai.BadRequestError, match="tool_choice"):
         tool_client.chat.completions.create(model="dsv3-tiny-fullvocab", tool_choice="required", max_tokens=2,
                                             messages=[{"role": "user", "content": "x"}])
-    for forced in ("required", {"type": "function", "function": {"name": "get_weather"}}):
-        with pytest.raises(openai.BadRequestError, match="constrained decoding"):
-            tool_client.chat.completions.create(model="dsv3-tiny-fullvocab", tools=TOOLS, tool_choice=forced,
-                                                max_tokens=2, messages=[{"role": "user", "content": "x"}])
     # A server started without --tool-call-parser says so instead of returning raw tool-call text.
     status, body = server.request("POST", "/v1/chat/completions", {"tools": TOOLS, "max_tokens": 2,
                                                                    "messages": [{"role": "user", "content": "x"}]})
     assert status == 400 and "--tool-call-parser" in body["error"]["message"]
+
+
+TWO_TOOLS = TOOLS + [{"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}]
+NAMED = {"type": "function", "function": {"name": "get_weather"}}
+WEATHER = [{"role": "user", "content": "Weather in Paris?"}]
+EOS = 1
+CALL_OPENING = "<｜tool▁call▁begin｜>function<｜tool▁sep｜>"  # the part of the forced opening a cut-off call returns
+
+
+@pytest.mark.parametrize("tools, tool_choice", [(TOOLS, NAMED), (TWO_TOOLS, NAMED), (TOOLS, "required")])
+def test_a_forced_tool_call_names_the_function(tool_client, tools, tool_choice):
+    # The random model never closes the call, so max_tokens cuts it: finish_reason "length", the call holds the
+    # forced name and whatever argument text was written.
+    response = tool_client.chat.completions.create(model="dsv3-tiny-fullvocab", tools=tools, tool_choice=tool_choice,
+                                                   messages=WEATHER, temperature=0, max_tokens=8)
+    choice = response.choices[0]
+    assert choice.finish_reason == "length"
+    assert choice.message.content is None
+    assert [call.function.name for call in choice.message.tool_calls] == ["get_weather"]
+    assert choice.message.tool_calls[0].type == "function" and choice.message.tool_calls[0].id
+    assert response.usage.completion_tokens == 8
+
+    # Streamed: the call's name comes first (before any generated token needed it), then the same arguments.
+    chunks = list(tool_client.chat.completions.create(model="dsv3-tiny-fullvocab", tools=tools, tool_choice=tool_choice,
+                                                      messages=WEATHER, temperature=0, max_tokens=8, stream=True))
+    deltas = [call for chunk in chunks if chunk.choices and chunk.choices[0].delta.tool_calls
+              for call in chunk.choices[0].delta.tool_calls]
+    assert deltas[0].function.name == "get_weather" and deltas[0].id
+    assert "".join(delta.function.arguments or "" for delta in deltas) == choice.message.tool_calls[0].function.arguments
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["length"]
+
+
+def test_a_forced_call_the_model_ends_has_finish_reason_tool_calls(tool_client):
+    # logit_bias makes the model end its turn (EOS) right after the forced opening: a complete call, no arguments.
+    response = tool_client.chat.completions.create(model="dsv3-tiny-fullvocab", tools=TOOLS, tool_choice=NAMED,
+                                                   messages=WEATHER, max_tokens=8, logit_bias={str(EOS): 100}, n=2,
+                                                   seed=3)
+    for choice in response.choices:
+        assert choice.finish_reason == "tool_calls"
+        assert choice.message.tool_calls[0].function.name == "get_weather"
+        assert choice.message.tool_calls[0].function.arguments == ""
+    assert response.choices[0].message.tool_calls[0].id != response.choices[1].message.tool_calls[0].id
+
+
+def test_required_with_several_tools_lets_the_model_write_the_name(tool_client):
+    # Cut off (here by EOS at once) before the model wrote a name: no call, the call's text comes back as content.
+    response = tool_client.chat.completions.create(model="dsv3-tiny-fullvocab", tools=TWO_TOOLS, tool_choice="required",
+                                                   messages=WEATHER, max_tokens=4, logit_bias={str(EOS): 100})
+    assert response.choices[0].finish_reason == "stop"
+    assert response.choices[0].message.tool_calls is None
+    assert response.choices[0].message.content == CALL_OPENING
+    free = tool_client.chat.completions.create(model="dsv3-tiny-fullvocab", tools=TWO_TOOLS, tool_choice="required",
+                                               messages=WEATHER, temperature=0, max_tokens=6)
+    message = free.choices[0].message
+    assert free.choices[0].finish_reason == "length"
+    if message.tool_calls:  # the model ended a name (any text) with a newline
+        assert message.content is None and len(message.tool_calls) == 1
+    else:
+        assert message.content.startswith(CALL_OPENING)
+
+
+def test_tool_choice_none_leaves_the_tools_out_of_the_prompt(start_server, tmp_path):
+    # DeepSeek-V3's own template does not list tools; this one does.
+    template = tmp_path / "lists-tools.jinja"
+    template.write_text("{{ bos_token }}{% if tools %}Tools:{% for tool in tools %} {{ tool['function']['name'] }}"
+                        "{% endfor %}\n{% endif %}{% for message in messages %}<｜User｜>{{ message['content'] }}"
+                        "{% endfor %}<｜Assistant｜>")
+    server = start_server("--tool-call-parser", "deepseekv3", "--chat-template", str(template))
+    client = openai.OpenAI(base_url=server.base_url + "/v1", api_key="unused", max_retries=0)
+    without = client.chat.completions.create(model="dsv3-tiny-fullvocab", messages=WEATHER, temperature=0, max_tokens=4)
+    none = client.chat.completions.create(model="dsv3-tiny-fullvocab", tools=TOOLS, tool_choice="none",
+                                          messages=WEATHER, temperature=0, max_tokens=4)
+    auto = client.chat.completions.create(model="dsv3-tiny-fullvocab", tools=TOOLS, messages=WEATHER, temperature=0,
+                                          max_tokens=4)
+    assert none.usage.prompt_tokens == without.usage.prompt_tokens < auto.usage.prompt_tokens
+    assert none.choices[0].message.content == without.choices[0].message.content
+    assert none.choices[0].message.tool_calls is None
 
 
 def test_r1_reasoning_is_returned_as_reasoning_content(start_server):

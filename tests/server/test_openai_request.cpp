@@ -63,6 +63,35 @@ TEST(OpenAiRequest, PromptsAsTextIdsOrLists) {
   EXPECT_EQ(std::get<std::string>(many.prompts[0]), "a");
 }
 
+TEST(OpenAiRequest, ToolChoiceForms) {
+  const json messages = json::array({{{"role", "user"}, {"content", "hi"}}});
+  const json tools = {{{"type", "function"}, {"function", {{"name", "f"}}}}, {{"type", "function"}, {"function", {{"name", "g"}}}}};
+  EXPECT_EQ(parse_chat_request({{"messages", messages}, {"tools", tools}}, GenerationDefaults{}).tool_choice, "auto");
+  EXPECT_EQ(parse_chat_request({{"messages", messages}, {"tools", tools}, {"tool_choice", "required"}}, GenerationDefaults{}).tool_choice,
+            "required");
+  const GenerationSpec named = parse_chat_request(
+      {{"messages", messages}, {"tools", tools}, {"tool_choice", {{"type", "function"}, {"function", {{"name", "g"}}}}}},
+      GenerationDefaults{});
+  EXPECT_EQ(named.tool_choice, "function");
+  EXPECT_EQ(named.tool_choice_name, "g");
+}
+
+TEST(OpenAiRequest, EchoWithLogprobsAndLogprobStartLenAskForPromptLogprobs) {
+  EXPECT_FALSE(parse_completion_request({{"prompt", "x"}, {"logprobs", 2}}, GenerationDefaults{}).params.prompt_logprobs);
+  EXPECT_FALSE(parse_completion_request({{"prompt", "x"}, {"echo", true}}, GenerationDefaults{}).params.prompt_logprobs);
+  const GenerationSpec echo = parse_completion_request({{"prompt", "x"}, {"echo", true}, {"logprobs", 0}}, GenerationDefaults{});
+  EXPECT_TRUE(echo.params.prompt_logprobs);
+  EXPECT_EQ(echo.params.top_logprobs, 0);
+  const GenerationSpec generate =
+      parse_generate_request({{"text", "x"}, {"return_logprob", true}, {"logprob_start_len", 3}}, GenerationDefaults{});
+  EXPECT_TRUE(generate.params.prompt_logprobs);
+  EXPECT_EQ(generate.input_logprobs_start, 3);
+  const GenerationSpec output_only =
+      parse_generate_request({{"text", "x"}, {"return_logprob", true}, {"logprob_start_len", -1}}, GenerationDefaults{});
+  EXPECT_FALSE(output_only.params.prompt_logprobs);
+  EXPECT_EQ(output_only.input_logprobs_start, -1);
+}
+
 TEST(OpenAiRequest, ErrorsNameTheParameter) {
   auto param_of = [](const json& body) {
     try {
@@ -76,6 +105,10 @@ TEST(OpenAiRequest, ErrorsNameTheParameter) {
   const json messages = json::array({{{"role", "user"}, {"content", "hi"}}});
   EXPECT_EQ(param_of({{"messages", messages}, {"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}},
                       {"tool_choice", {{"type", "function"}, {"function", {{"name", "g"}}}}}}),
+            "tool_choice");
+  EXPECT_EQ(param_of({{"messages", messages}, {"tool_choice", "required"}}), "tool_choice");  // no tools
+  EXPECT_EQ(param_of({{"messages", messages}, {"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}},
+                      {"tool_choice", "any"}}),
             "tool_choice");
   EXPECT_EQ(param_of({{"messages", messages}, {"stream_options", {{"include_usage", true}}}}), "stream_options");
   EXPECT_EQ(param_of({{"messages", messages}, {"max_tokens", 5}, {"min_tokens", 6}}), "min_tokens");
