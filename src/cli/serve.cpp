@@ -39,6 +39,8 @@ int run_serve(int argc, char** argv) {
   app.add_option("--max-request-bytes", options.max_request_bytes, "largest request body accepted (8 MiB)");
   app.add_option("--max-queued-requests", options.max_queued_requests, "queued requests beyond which new ones get 503 (4096)");
   app.add_option("--shutdown-timeout", options.shutdown_timeout_seconds, "seconds SIGTERM waits for requests in flight (30)");
+  app.add_option("--watchdog-timeout", options.watchdog_timeout_seconds,
+                 "seconds a model step may take before the server exits with status 1 as hung (300; 0: never)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -59,8 +61,7 @@ int run_serve(int argc, char** argv) {
                options.model_path.c_str(), options.host.c_str(), port, static_cast<long long>(api.context_length()),
                static_cast<long long>(kv_tokens));
   std::fflush(stderr);
-  api.run_until_signal();
-  return 0;
+  return api.run_until_signal();
 }
 
 }  // namespace dsinfer::cli

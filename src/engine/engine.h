@@ -2,6 +2,11 @@
 // submit requests and aborts through a queue that the engine thread drains before every step, so an
 // abort takes effect within one step. Updates come back through each request's on_update callback,
 // called on the engine thread.
+//
+// Health: a forward that throws fails only its batch, but several in a row (none succeeding in between)
+// mean a broken device, and an unexpected error means a bug; either turns the engine unhealthy for good
+// (every request then fails at once). An optional watchdog thread catches a step that never returns (a hung
+// device): it turns the engine unhealthy while the step is still running.
 #pragma once
 
 #include <atomic>
@@ -9,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -19,9 +25,19 @@
 
 namespace dsinfer {
 
+struct EngineOptions {
+  int max_consecutive_forward_failures = 3;
+  double watchdog_timeout_seconds = 0.0;  // a step longer than this is a hung device (0: no watchdog)
+  // Called once when the engine turns unhealthy, with why, from the engine thread (every request has failed).
+  std::function<void(const std::string& why)> on_failure;
+  // Called once from the watchdog thread when a step outruns watchdog_timeout_seconds; the step is still running,
+  // so the engine thread can not be joined.
+  std::function<void(const std::string& why)> on_hung_step;
+};
+
 class Engine {
  public:
-  Engine(std::unique_ptr<ModelBackend> model, SchedulerOptions options);
+  Engine(std::unique_ptr<ModelBackend> model, SchedulerOptions options, EngineOptions engine_options = {});
   ~Engine();  // stop()
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -53,8 +69,11 @@ class Engine {
 
   void run();
   void post(Command command);
+  void turn_unhealthy(const std::string& why);  // engine thread
+  void watch();                                 // the watchdog thread
 
   std::unique_ptr<ModelBackend> model_;
+  EngineOptions options_;
   EngineMetrics metrics_;
   Scheduler scheduler_;  // touched only by the engine thread
   int64_t vocab_size_;
@@ -62,12 +81,15 @@ class Engine {
   int64_t kv_capacity_tokens_;
 
   std::mutex mutex_;
-  std::condition_variable wake_;
+  std::condition_variable wake_;           // the engine thread's
+  std::condition_variable watchdog_wake_;  // the watchdog's (only stop() wakes it early)
   std::vector<Command> inbox_;
   bool stopping_ = false;
   std::atomic<uint64_t> next_request_id_{1};
   std::atomic<bool> healthy_{true};
+  std::atomic<int64_t> step_started_ns_{0};  // steady-clock time the running step began; 0 between steps
   std::thread thread_;
+  std::thread watchdog_;  // when options_.watchdog_timeout_seconds > 0
 };
 
 }  // namespace dsinfer

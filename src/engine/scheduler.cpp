@@ -373,6 +373,7 @@ StepStats Scheduler::step() {
   } catch (const std::exception& error) {
     fail_batch(std::string("model forward failed: ") + error.what());
     finished_.clear();
+    stats.forward_failed = true;
     stats.total_seconds = seconds_between(start, Clock::now());
     return stats;
   }

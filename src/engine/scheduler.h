@@ -45,6 +45,7 @@ struct StepStats {
   int num_decode_sequences = 0;
   int num_prefill_sequences = 0;
   int num_tokens = 0;
+  bool forward_failed = false;  // the forward threw: the batch's requests failed
   double total_seconds = 0.0;
   double forward_seconds = 0.0;
   double sampling_seconds = 0.0;

@@ -1,6 +1,7 @@
 #include "server/api_server.h"
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <limits>
 #include <mutex>
@@ -72,7 +73,23 @@ ApiServer::ApiServer(ServerOptions options, const ModelConfig& config, std::uniq
   scheduler.chunked_prefill_size = options_.chunked_prefill_size;
   scheduler.enable_radix_cache = !options_.disable_radix_cache;
   scheduler.eos_token_ids = eos_ids(config_, defaults_);
-  engine_ = std::make_unique<Engine>(std::move(model), scheduler);
+  EngineOptions engine_options;
+  engine_options.watchdog_timeout_seconds = options_.watchdog_timeout_seconds;
+  engine_options.on_failure = [this](const std::string&) {
+    {
+      std::lock_guard lock(wait_mutex_);
+      engine_failed_ = true;
+    }
+    waiting_.notify_all();
+  };
+  engine_options.on_hung_step = [](const std::string& why) {
+    // The engine thread is stuck in the device and can not be joined: end the process now (as SGLang's watchdog
+    // does) so that a supervisor restarts the server.
+    std::fprintf(stderr, "dsinfer serve: %s; exiting\n", why.c_str());
+    std::fflush(stderr);
+    std::_Exit(1);
+  };
+  engine_ = std::make_unique<Engine>(std::move(model), scheduler, std::move(engine_options));
   HttpLimits limits;
   limits.max_body_bytes = static_cast<size_t>(options_.max_request_bytes);
   http_ = std::make_unique<HttpServer>([this](const std::shared_ptr<HttpExchange>& exchange) { handle(exchange); }, limits,
@@ -88,26 +105,31 @@ int ApiServer::start() {
   return port;
 }
 
-void ApiServer::run_until_signal() {
-  std::mutex mutex;
-  std::condition_variable signalled;
-  int signals = 0;
+int ApiServer::run_until_signal() {
   boost::asio::signal_set signal_set(http_->io_context(), SIGINT, SIGTERM);
   std::function<void()> arm = [&] {
     signal_set.async_wait([&](const boost::system::error_code& error, int) {
       if (error) return;
       {
-        std::lock_guard lock(mutex);
-        ++signals;
+        std::lock_guard lock(wait_mutex_);
+        ++signals_;
       }
-      signalled.notify_all();
+      waiting_.notify_all();
       arm();
     });
   };
   arm();
+  bool engine_failed = false;
   {
-    std::unique_lock lock(mutex);
-    signalled.wait(lock, [&] { return signals > 0; });
+    std::unique_lock lock(wait_mutex_);
+    waiting_.wait(lock, [&] { return signals_ > 0 || engine_failed_; });
+    engine_failed = engine_failed_;
+  }
+  if (engine_failed) {
+    std::fprintf(stderr, "dsinfer serve: the engine failed (see above); shutting down\n");
+    signal_set.cancel();
+    shutdown(std::chrono::seconds(0));
+    return 1;
   }
   std::fprintf(stderr, "dsinfer serve: shutting down; waiting up to %.0f s for %lld request(s) in flight\n",
                options_.shutdown_timeout_seconds, static_cast<long long>(http_->active_exchanges()));
@@ -117,8 +139,8 @@ void ApiServer::run_until_signal() {
                                            std::chrono::duration<double>(options_.shutdown_timeout_seconds));
   for (;;) {
     {
-      std::unique_lock lock(mutex);
-      if (signalled.wait_for(lock, std::chrono::milliseconds(50), [&] { return signals > 1; })) {
+      std::unique_lock lock(wait_mutex_);
+      if (waiting_.wait_for(lock, std::chrono::milliseconds(50), [&] { return signals_ > 1; })) {
         std::fprintf(stderr, "dsinfer serve: second signal, stopping now\n");
         break;
       }
@@ -127,6 +149,7 @@ void ApiServer::run_until_signal() {
   }
   signal_set.cancel();
   shutdown(std::chrono::seconds(0));  // drained above; abort what is left
+  return 0;
 }
 
 void ApiServer::shutdown(std::chrono::duration<double> drain_timeout) {

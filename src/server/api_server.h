@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "engine/engine.h"
@@ -33,8 +35,10 @@ class ApiServer {
   // Listens on options.host:port and serves; returns the bound port.
   int start();
   // Blocks until SIGTERM or SIGINT, then shuts down: stops accepting, lets in-flight requests finish for up
-  // to options.shutdown_timeout_seconds (a second signal cuts this short), aborts the rest, stops.
-  void run_until_signal();
+  // to options.shutdown_timeout_seconds (a second signal cuts this short), aborts the rest, stops; returns 0.
+  // If the engine turns unhealthy first (a broken device), shuts down at once and returns 1, so that a
+  // supervisor restarts the server. A hung step (--watchdog-timeout) ends the process with status 1 at once.
+  int run_until_signal();
   // The same shutdown, callable from any thread.
   void shutdown(std::chrono::duration<double> drain_timeout);
 
@@ -67,6 +71,11 @@ class ApiServer {
   std::unique_ptr<UpdateRelay> relay_;  // engine updates -> I/O threads (uses http_'s io_context)
   std::atomic<bool> draining_{false};
   std::atomic<bool> shut_down_{false};
+  // What run_until_signal waits for.
+  std::mutex wait_mutex_;
+  std::condition_variable waiting_;
+  int signals_ = 0;
+  bool engine_failed_ = false;
 };
 
 }  // namespace dsinfer::server

@@ -158,6 +158,24 @@ std::vector<std::pair<int32_t, float>> parse_logit_bias(const Fields& fields) {
   return bias;
 }
 
+// Constrained decoding (JSON mode, JSON schema, regex, grammar) is not implemented: a request that asks for it
+// gets a 400 rather than unconstrained text it would take for conforming output.
+void refuse_constrained_decoding(const Fields& fields) {
+  for (const char* name : {"regex", "json_schema", "ebnf", "structural_tag"}) {
+    if (fields.has(name))
+      throw bad_request("'" + fields.param(name) + "': constrained decoding is not supported by this server", fields.param(name),
+                        "unsupported_value");
+  }
+  if (fields.has("response_format")) {
+    const json& format = fields.at("response_format");
+    if (!format.is_object() || format.value("type", "") != "text") {
+      throw bad_request("'response_format' other than {\"type\": \"text\"} needs constrained decoding, which this server "
+                        "does not support",
+                        "response_format", "unsupported_value");
+    }
+  }
+}
+
 // Fields shared by every generation API (SGLang's extensions included), with defaults for what is absent.
 void parse_sampling(const Fields& fields, const GenerationDefaults& defaults, SamplingParams& params) {
   const bool greedy_default = !defaults.do_sample;
@@ -174,6 +192,7 @@ void parse_sampling(const Fields& fields, const GenerationDefaults& defaults, Sa
   params.stop_token_ids = parse_token_list(fields, "stop_token_ids", kMaxStopTokenIds);
   params.ignore_eos = fields.boolean("ignore_eos").value_or(false);
   params.logit_bias = parse_logit_bias(fields);
+  refuse_constrained_decoding(fields);
   if (auto problem = check_sampling_params(params, std::numeric_limits<int32_t>::max())) {
     throw bad_request(problem->message, problem->param);
   }
@@ -422,6 +441,9 @@ GenerationSpec parse_chat_request(const json& body, const GenerationDefaults& de
   spec.kind = ApiKind::kChat;
   spec.model = fields.string("model").value_or("");
   spec.messages = normalise_messages(fields);
+  if (fields.has("functions") || fields.has("function_call"))
+    throw bad_request("'functions' and 'function_call' (deprecated by OpenAI) are not supported; use 'tools' and 'tool_choice'",
+                      fields.has("functions") ? "functions" : "function_call", "unsupported_value");
   parse_tools(fields, spec);
   parse_sampling(fields, defaults, spec.params);
   parse_n(fields, spec);

@@ -38,6 +38,7 @@ struct ServerOptions {
   int64_t max_request_bytes = 8 << 20;  // --max-request-bytes
   int max_queued_requests = 4096;  // --max-queued-requests: beyond this, 503 with Retry-After
   double shutdown_timeout_seconds = 30.0;  // --shutdown-timeout: SIGTERM waits this long for requests
+  double watchdog_timeout_seconds = 300.0;  // --watchdog-timeout: a longer model step ends the process (0: off)
 };
 
 }  // namespace dsinfer::server

@@ -137,6 +137,20 @@ def test_too_many_prompts(server):
                  param="prompt")
 
 
+def test_constrained_decoding_and_legacy_functions_are_refused(server):
+    # Not implemented: refused rather than answered with text that ignores the constraint.
+    expect_error(server, 400, server.request("POST", CHAT, with_fields(response_format={"type": "json_object"})),
+                 param="response_format", code="unsupported_value")
+    expect_error(server, 400, server.request("POST", "/v1/completions", {"prompt": "x", "regex": "(a+)+b"}),
+                 param="regex", code="unsupported_value")
+    expect_error(server, 400, server.request("POST", "/generate", {"text": "x", "sampling_params": {"json_schema": "{}"}}),
+                 param="sampling_params.json_schema", code="unsupported_value")
+    expect_error(server, 400, server.request("POST", CHAT, with_fields(functions=[{"name": "f"}])), param="functions",
+                 code="unsupported_value", mentions=["tools"])
+    status, body = server.request("POST", CHAT, with_fields(response_format={"type": "text"}))
+    assert status == 200, body
+
+
 def test_unknown_route_and_method(server):
     expect_error(server, 404, server.request("GET", "/v1/nothing-here"))
     status, body = server.request("GET", CHAT)

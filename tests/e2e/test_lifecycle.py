@@ -1,5 +1,6 @@
 """Connection and process life cycle: a client that disconnects mid-stream frees its KV pages at once, the API
-key guards every route but /health, and SIGTERM drains in-flight requests before the server exits."""
+key guards every route but /health, SIGTERM drains in-flight requests before the server exits, and a model step
+that outruns --watchdog-timeout ends the process with status 1."""
 import json
 import signal
 import socket
@@ -123,3 +124,15 @@ def test_sigterm_aborts_what_outlives_the_drain_timeout(start_server):
     assert time.time() - started < 10
     # The stream ends with an error event, never with a [DONE] that would pretend it completed.
     assert b'"error"' in rest and b"shutting down" in rest and b"[DONE]" not in rest
+
+
+def test_a_step_slower_than_the_watchdog_timeout_ends_the_server(start_server):
+    # Every step of the tiny model takes far more than 1 ms once the prompt is long: taken for a hung device.
+    server = start_server("--watchdog-timeout", "0.001")
+    assert server.request("GET", "/health")[0] == 200
+    try:
+        server.request("POST", "/v1/completions", {"prompt": "word " * 2000, "max_tokens": 4}, timeout=30)
+    except OSError:
+        pass  # the connection may die with the process
+    assert server.process.wait(timeout=30) == 1
+    assert "--watchdog-timeout" in server.output() and "exiting" in server.output()

@@ -1,5 +1,6 @@
 // The engine thread: requests submitted from several threads at once all complete with the reference
-// output; an abort from another thread takes effect within a step; flush and stop behave as documented.
+// output; an abort from another thread takes effect within a step; flush and stop behave as documented;
+// forwards failing in a row and a hung step turn the engine unhealthy.
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -130,6 +131,95 @@ TEST(EngineThread, FlushAnswersOnTheEngineThreadAndStopAbortsWhatIsLeft) {
   std::promise<bool> refused;
   engine->flush_cache([&](bool result) { refused.set_value(result); });
   EXPECT_FALSE(refused.get_future().get());
+}
+
+// Fails the forwards it is told to fail; counts them.
+class UnreliableModel : public FakeModel {
+ public:
+  using FakeModel::FakeModel;
+  Tensor forward(const ForwardBatch& batch, const DeviceSampling* sampling, bool return_logits) override {
+    if (failures_left.load() > 0) {
+      failures_left.fetch_sub(1);
+      throw Error("simulated device failure");
+    }
+    return FakeModel::forward(batch, sampling, return_logits);
+  }
+  std::atomic<int> failures_left{0};
+};
+
+TEST(EngineThread, OneFailedForwardFailsItsBatchButSeveralInARowMakeTheEngineUnhealthy) {
+  auto model = std::make_unique<UnreliableModel>(64, 4, 256, 1024);
+  UnreliableModel& unreliable = *model;
+  std::promise<std::string> failure;
+  EngineOptions options;
+  options.max_consecutive_forward_failures = 3;
+  options.on_failure = [&](const std::string& why) { failure.set_value(why); };
+  Engine engine(std::move(model), SchedulerOptions{}, options);
+  Collector collector;
+
+  // Two failures, then a success: transient, the engine stays healthy.
+  unreliable.failures_left = 2;
+  for (int i = 0; i < 3; ++i) {
+    const uint64_t id = engine.submit(make_request({1, 2, 3}, 2, collector));
+    ASSERT_TRUE(collector.wait_for_finished(static_cast<size_t>(i) + 1));
+    EXPECT_EQ(collector.outcome(id).reason, i < 2 ? FinishReason::kError : FinishReason::kLength);
+  }
+  EXPECT_TRUE(engine.healthy());
+
+  unreliable.failures_left = 3;
+  for (int i = 0; i < 3; ++i) {
+    engine.submit(make_request({4, 5}, 2, collector));
+    ASSERT_TRUE(collector.wait_for_finished(4 + static_cast<size_t>(i)));
+  }
+  auto reported = failure.get_future();
+  ASSERT_EQ(reported.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_NE(reported.get().find("3 model forwards failed in a row"), std::string::npos);
+  EXPECT_FALSE(engine.healthy());
+  const uint64_t refused = engine.submit(make_request({1}, 1, collector));
+  ASSERT_TRUE(collector.wait_for_finished(7));
+  EXPECT_EQ(collector.outcome(refused).reason, FinishReason::kError);
+}
+
+// Its first forward takes `stall` long.
+class StallingModel : public FakeModel {
+ public:
+  StallingModel(std::chrono::milliseconds stall) : FakeModel(64, 4, 256, 1024), stall_(stall) {}
+  Tensor forward(const ForwardBatch& batch, const DeviceSampling* sampling, bool return_logits) override {
+    if (!stalled_.exchange(true)) std::this_thread::sleep_for(stall_);
+    return FakeModel::forward(batch, sampling, return_logits);
+  }
+
+ private:
+  std::chrono::milliseconds stall_;
+  std::atomic<bool> stalled_{false};
+};
+
+TEST(EngineThread, TheWatchdogReportsAStepThatOutrunsItsTimeout) {
+  std::promise<std::string> hung;
+  EngineOptions options;
+  options.watchdog_timeout_seconds = 0.05;
+  options.on_hung_step = [&](const std::string& why) { hung.set_value(why); };
+  Engine engine(std::make_unique<StallingModel>(std::chrono::milliseconds(600)), SchedulerOptions{}, options);
+  Collector collector;
+  engine.submit(make_request({1, 2}, 2, collector));
+  auto reported = hung.get_future();
+  ASSERT_EQ(reported.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_NE(reported.get().find("--watchdog-timeout"), std::string::npos);
+  EXPECT_FALSE(engine.healthy());  // while the step is still running
+}
+
+TEST(EngineThread, TheWatchdogLeavesNormalStepsAlone) {
+  bool fired = false;
+  EngineOptions options;
+  options.watchdog_timeout_seconds = 5.0;
+  options.on_hung_step = [&](const std::string&) { fired = true; };
+  Engine engine(std::make_unique<SlowModel>(64, 4, 256, 1024), SchedulerOptions{}, options);
+  Collector collector;
+  engine.submit(make_request({1, 2}, 20, collector));
+  ASSERT_TRUE(collector.wait_for_finished(1));
+  engine.stop();  // returns at once although the watchdog sleeps in periods of a second
+  EXPECT_FALSE(fired);
+  EXPECT_TRUE(engine.healthy());
 }
 
 }  // namespace
