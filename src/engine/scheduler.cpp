@@ -359,9 +359,9 @@ StepStats Scheduler::step() {
   }
   stats.num_tokens = batch_.num_tokens();
 
+  const bool need_logits = plan_sampling();
   const Clock::time_point forward_start = Clock::now();
   const double cpu_forward_start = thread_cpu_seconds();
-  const bool need_logits = plan_sampling();
   Tensor logits;
   try {
     logits = model_.forward(batch_, device_plan_.empty() ? nullptr : &device_plan_.rows(), need_logits);
