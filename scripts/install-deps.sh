@@ -10,7 +10,9 @@ $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-rec
   libgtest-dev libgmock-dev libbenchmark-dev \
   nlohmann-json3-dev libcli11-dev libboost-dev libutf8proc-dev >/dev/null
 
-# Python tools for the end-to-end tests (official OpenAI client, run by pytest) and the tokenizer differential test
-# (Hugging Face tokenizers), kept out of the system Python.
+# Python tools for the end-to-end tests (official OpenAI client, run by pytest), the tokenizer differential test
+# (Hugging Face tokenizers) and the GPU-numerics emulation (numpy: bench/cuda/emulate_gpu_numerics.py), kept out
+# of the system Python.
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
-.venv/bin/python -m pip install -q --disable-pip-version-check openai==3.57.0 tokenizers==0.23.2 pytest==9.2.0
+.venv/bin/python -m pip install -q --disable-pip-version-check openai==3.57.0 tokenizers==0.23.2 pytest==9.2.0 \
+  numpy==2.4.6

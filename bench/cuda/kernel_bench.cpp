@@ -189,7 +189,17 @@ nlohmann::json bf16_decode_table(double copy_tb_per_s) {
       Tensor output = Tensor::empty({m, shape.n}, DType::kBF16, Device::kCuda);
       cudaStream_t stream = cuda::current_stream();
       double skinny = time_microseconds(
-          [&](int i) { cuda::gemm_bf16_skinny(input.data(), weight(i), output.data(), DType::kBF16, m, shape.n, shape.k, stream); },
+          [&](int i) {
+            cuda::SkinnyGemmParams params{};
+            params.a = input.data();
+            params.k = shape.k;
+            params.rows = m;
+            params.projections[0].weight = weight(i);
+            params.projections[0].n = shape.n;
+            params.projections[0].out = output.data();
+            params.projection_count = 1;
+            cuda::skinny_gemm(params, /*fp8=*/false, stream);
+          },
           std::max(copies, 10));
       double cublaslt = time_microseconds(
           [&](int i) { cuda::gemm_bf16(input.data(), weight(i), output.data(), DType::kBF16, m, shape.n, shape.k, stream); },
@@ -200,6 +210,45 @@ nlohmann::json bf16_decode_table(double copy_tb_per_s) {
                   cublaslt, gb_per_s(cublaslt));
       rows.push_back({{"role", shape.role}, {"n", shape.n}, {"k", shape.k}, {"m", m}, {"skinny_microseconds", skinny},
                       {"cublaslt_microseconds", cublaslt}});
+    }
+  }
+  // The fused forms of a decode step: q_proj + kv_a_proj_with_mqa as one pair, shared-expert gate + up gated.
+  struct Fused {
+    const char* role;
+    int64_t n0, n1, k;
+    bool gated;
+  };
+  std::printf("| fused form | M | skinny us | skinny GB/s |\n|---|---|---|---|\n");
+  for (const Fused& fused : {Fused{"q_proj + kv_a (pair)", 3072, 576, 2048, false},
+                             Fused{"shared gate + up (gated)", 2816, 2816, 2048, true}}) {
+    const int64_t bytes = (fused.n0 + fused.n1) * fused.k * 2;
+    const int copies = static_cast<int>(std::max<int64_t>(1, (int64_t{512} << 20) / bytes));
+    Tensor weights = random_device_tensor({copies, fused.n0 + fused.n1, fused.k}, DType::kBF16, 33, -0.05f, 0.05f);
+    for (int64_t m : {1, 4, 8}) {
+      Tensor input = random_device_tensor({m, fused.k}, DType::kBF16, 34);
+      Tensor output0 = Tensor::empty({m, fused.n0}, DType::kBF16, Device::kCuda);
+      Tensor output1 = Tensor::empty({m, fused.n1}, DType::kBF16, Device::kCuda);
+      double microseconds = time_microseconds(
+          [&](int i) {
+            const auto* base = static_cast<const uint8_t*>(weights.data()) + (i % copies) * bytes;
+            cuda::SkinnyGemmParams params{};
+            params.a = input.data();
+            params.k = fused.k;
+            params.rows = m;
+            params.projections[0].weight = base;
+            params.projections[0].n = fused.n0;
+            params.projections[0].out = output0.data();
+            params.projections[1].weight = base + fused.n0 * fused.k * 2;
+            params.projections[1].n = fused.n1;
+            params.projections[1].out = fused.gated ? output0.data() : output1.data();
+            params.projection_count = 2;
+            params.gated = fused.gated;
+            cuda::skinny_gemm(params, /*fp8=*/false, cuda::current_stream());
+          },
+          std::max(copies, 10));
+      const double gb_per_s = bytes / (microseconds * 1e-6) / 1e9;
+      std::printf("| %s | %lld | %.1f | %.0f |\n", fused.role, static_cast<long long>(m), microseconds, gb_per_s);
+      rows.push_back({{"role", fused.role}, {"m", m}, {"skinny_microseconds", microseconds}, {"gb_per_s", gb_per_s}});
     }
   }
   std::printf("(copy bandwidth for scale: %.0f GB/s)\n\n", copy_tb_per_s * 1000.0);

@@ -6,15 +6,16 @@
 #include "model/rope_table.h"
 #include "ops/add_rms_norm.h"
 #include "ops/copy.h"
+#include "ops/gated_linear.h"
 #include "ops/gather_rows.h"
 #include "ops/linear.h"
+#include "ops/linear_pair.h"
 #include "ops/mla_cache_write.h"
 #include "ops/mla_decode_attention.h"
 #include "ops/mla_prefill_attention.h"
 #include "ops/moe_experts.h"
 #include "ops/rms_norm.h"
 #include "ops/rope.h"
-#include "ops/silu_and_mul.h"
 
 namespace dsinfer {
 
@@ -60,8 +61,7 @@ DeepseekModel::DeepseekModel(const ModelConfig& config, ModelWeights weights, Co
                                               ? config.moe_intermediate_size * config.n_shared_experts / tp
                                               : config.intermediate_size / tp);
   }
-  w.gate = buffer(std::max<int64_t>(intermediate, 1), act);
-  w.up = buffer(std::max<int64_t>(intermediate, 1), act);
+  w.activation = buffer(std::max<int64_t>(intermediate, 1), act);
   if (config.n_routed_experts > 0) {
     w.router_logits = buffer(config.n_routed_experts, DType::kF32);
     w.topk_ids = buffer(config.num_experts_per_tok, DType::kI32);
@@ -124,19 +124,19 @@ void DeepseekModel::attention(int layer, const StepInputs& inputs, KvCache& cach
   Workspace& w = workspace_;
   Tensor normed = rows(w.normed, tokens);
   Tensor query = rows(w.query, tokens);  // [T, heads * qk]
+  Tensor kv_a = rows(w.kv_a, tokens);    // [T, kv_lora_rank + qk_rope]
+  // The projections that read `normed` run as one pair (one pass over both weights at decode sizes).
   if (config_.q_lora_rank) {
     Tensor q_lora = rows(w.q_lora, tokens);  // [T, q_lora_rank]
-    ops::linear(normed, weights.q_a_proj, q_lora, fp8);
+    ops::linear_pair(normed, weights.q_a_proj, weights.kv_a_proj_with_mqa, q_lora, kv_a, fp8);
     ops::rms_norm(q_lora, weights.q_a_layernorm, config_.rms_norm_eps, q_lora);
     ops::linear(q_lora, weights.q_b_proj, query, fp8);
   } else {
-    ops::linear(normed, weights.q_proj, query, fp8);
+    ops::linear_pair(normed, weights.q_proj, weights.kv_a_proj_with_mqa, query, kv_a, fp8);
   }
   Tensor query_heads = query.reshape({tokens, heads, qk});  // [T, heads, qk_nope + qk_rope]
   ops::rope(query_heads, inputs.positions, rope_table_);
 
-  Tensor kv_a = rows(w.kv_a, tokens);  // [T, kv_lora_rank + qk_rope]
-  ops::linear(normed, weights.kv_a_proj_with_mqa, kv_a, fp8);
   Tensor& kv_cache = cache.layer(layer);  // [pages, page_size, kv_lora_rank + qk_rope]
   // Under W8A8 emulation the cache holds the latent as kv_b_proj's quantized input sees it (both attention paths).
   ops::mla_cache_write(kv_a, weights.kv_a_layernorm, config_.rms_norm_eps, inputs.positions, rope_table_, inputs.slots,
@@ -161,11 +161,9 @@ void DeepseekModel::attention(int layer, const StepInputs& inputs, KvCache& cach
 void DeepseekModel::dense_mlp(const ops::MlpWeights& mlp, const Tensor& input, Tensor& output, int tokens) {
   const bool fp8 = options_.fp8_activations;
   const int64_t intermediate = mlp.gate_proj.out_features();
-  Tensor gate = scratch(workspace_.gate, tokens, intermediate), up = scratch(workspace_.up, tokens, intermediate);
-  ops::linear(input, mlp.gate_proj, gate, fp8);  // [T, I]
-  ops::linear(input, mlp.up_proj, up, fp8);      // [T, I]
-  ops::silu_and_mul(gate, up, gate);
-  ops::linear(gate, mlp.down_proj, output, fp8);  // [T, H]
+  Tensor activation = scratch(workspace_.activation, tokens, intermediate);  // [T, I] = silu(gate) * up
+  ops::silu_gated_linear(input, mlp.gate_proj, mlp.up_proj, activation, fp8);
+  ops::linear(activation, mlp.down_proj, output, fp8);  // [T, H]
 }
 
 void DeepseekModel::moe(const MoeWeights& moe, int tokens) {

@@ -17,7 +17,7 @@ namespace dsinfer {
 
 struct DeepseekOptions {
   Device device = Device::kCpu;
-  DType activation_dtype = DType::kF32;  // F32 on the CPU backend, BF16 on CUDA
+  DType activation_dtype = DType::kF32;  // F32 on the CPU backend; BF16 (or F32) on CUDA
   int max_tokens = 8192;                 // workspace rows: the most tokens one forward may hold
   int64_t max_positions = 4096;          // rope table rows
   bool fp8_activations = false;          // W8A8 emulation for FP8 linears (CPU)
@@ -48,7 +48,7 @@ class DeepseekModel {
     Tensor attention;       // [M, heads * v_head_dim]
     Tensor attention_out;   // [M, H]
     Tensor mlp_out;         // [M, H]
-    Tensor gate, up;        // [M, widest local intermediate] (dense MLP or shared experts)
+    Tensor activation;      // [M, widest local intermediate]: silu(gate) * up of the dense MLP or shared experts
     Tensor router_logits;   // [M, n_routed_experts] F32
     Tensor topk_ids;        // [M, top_k] I32
     Tensor topk_weights;    // [M, top_k] F32

@@ -140,7 +140,9 @@ std::unique_ptr<ModelRunner> ModelRunner::create(const ModelRunnerOptions& optio
                 "model runner: tp_rank ", options.tp_rank, " is outside [0, tp_size = ", options.tp_size, ")");
   ops::initialize_device(options.device);
   ModelConfig config = load_model_config(options.model_dir + "/config.json");
-  const DType activation_dtype = options.device == Device::kCpu ? DType::kF32 : DType::kBF16;
+  DSINFER_CHECK(options.cuda_activation_dtype == DType::kBF16 || options.cuda_activation_dtype == DType::kF32,
+                "model runner: CUDA activations must be BF16 or F32, got ", dtype_name(options.cuda_activation_dtype));
+  const DType activation_dtype = options.device == Device::kCpu ? DType::kF32 : options.cuda_activation_dtype;
 
   int num_pages = options.num_kv_pages;
   if (num_pages == 0) {

@@ -29,6 +29,10 @@ struct ModelRunnerOptions {
   // CUDA only: decode-only steps of up to this many sequences replay CUDA graphs (one per batch-size bucket,
   // captured on first use; model/decode_graphs.h). 0 runs every step eagerly (--disable-cuda-graph).
   int cuda_graph_max_batch_size = 0;
+  // CUDA only: dtype of the activations and the KV cache. BF16 is the serving path; F32 keeps the float32
+  // reference numerics end to end (CUDA-core GEMMs for BF16 weights and attention, e4m3 inputs quantized from
+  // F32), at a fraction of the speed: what reproducing the W8A8 reference needs (docs/ENGINE.md, GPU section).
+  DType cuda_activation_dtype = DType::kBF16;
 };
 
 // One token drawn on the model's device for every logits row of a step, by ops::sample_tokens' rule (temperature,

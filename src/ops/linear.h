@@ -30,4 +30,8 @@ struct LinearWeight {
 // T may be 0. Rows of input and output must not overlap.
 void linear(const Tensor& input, const LinearWeight& weight, Tensor& output, bool quantize_activations = false);
 
+// Throws, naming op_name, unless input [T, K], weight [N, K] (FP8: with its scale_inv) and output [T, N] fit
+// together. Shared by the linear ops (linear, linear_pair, silu_gated_linear).
+void check_linear_shapes(const char* op_name, const Tensor& input, const LinearWeight& weight, const Tensor& output);
+
 }  // namespace dsinfer::ops

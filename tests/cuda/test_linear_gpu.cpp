@@ -1,6 +1,7 @@
-// FP8 per-token-group quantization (bit-exact against the CPU twin) and linear with BF16 and block-scaled FP8
-// weights (CPU twin with W8A8 emulation) over the shapes that take each GPU path: the GEMV kernel (few rows),
-// cuBLASLt with padded rows and padded weight-scale rows, and partial 128-blocks.
+// FP8 per-token-group quantization (bit-exact against the CPU twin) and the linear ops (linear, linear_pair,
+// silu_gated_linear) with BF16 and block-scaled FP8 weights (CPU twin with W8A8 emulation) over the shapes that
+// take each GPU path: the skinny kernel (up to 8 rows; one projection, a pair, the gated form), cuBLASLt with
+// padded rows and padded weight-scale rows, partial 128-blocks, and F32 activations.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -8,7 +9,9 @@
 
 #include "gpu_testing.h"
 #include "kernels/sm90/moe/grouped_gemm.h"
+#include "ops/gated_linear.h"
 #include "ops/linear.h"
+#include "ops/linear_pair.h"
 #include "ops/quantize_fp8.h"
 
 namespace dsinfer {
@@ -82,6 +85,98 @@ TEST_P(LinearGpuTest, Fp8BlockWeightMatchesCpuTwinWithW8A8) {
   Tensor output = gpu_testing::poisoned({tokens, n}, DType::kBF16);
   ops::linear(gpu_testing::to_gpu(input, DType::kBF16), device_weight, output, true);
   EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(output), expected, n), 8e-3);
+}
+
+// F32 activations (the F32-activation mode): inputs not representable in BF16, F32 output, every product on
+// the CUDA cores in float32, so the GPU agrees with the float32 CPU twin to float32 rounding. The FP8 case
+// quantizes the same F32 values to the same codes on both sides (W8A8).
+TEST_P(LinearGpuTest, F32ActivationsMatchCpuTwinToFloat32Rounding) {
+  DSINFER_REQUIRE_GPU();
+  auto [tokens, n, k] = GetParam();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  Tensor input = random.normal_tensor({tokens, k}, 2.0f);
+  ops::LinearWeight bf16_weight;
+  bf16_weight.weight = random.normal_bf16({n, k}, 0.05f);
+  ops::LinearWeight fp8_weight = op_testing::quantize_weight_blocks(random.normal_tensor({n, k}, 0.05f));
+  for (const ops::LinearWeight* weight : {&bf16_weight, &fp8_weight}) {
+    SCOPED_TRACE(dtype_name(weight->weight.dtype()));
+    Tensor expected = Tensor::empty({tokens, n}, DType::kF32);
+    ops::linear(input, *weight, expected, /*quantize_activations=*/true);
+    ops::LinearWeight device_weight = *weight;
+    device_weight.weight = gpu_testing::to_gpu(weight->weight);
+    if (weight->is_fp8()) device_weight.scale_inv = gpu_testing::to_gpu(weight->scale_inv);
+    Tensor output = gpu_testing::poisoned({tokens, n}, DType::kF32);
+    ops::linear(gpu_testing::to_gpu(input), device_weight, output, true);
+    EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(output), expected, n), 1e-5);
+  }
+}
+
+// A weight of the test's kind on the host: BF16, or block-scaled FP8 with varied block scales.
+ops::LinearWeight random_weight(RandomSource& random, int64_t n, int64_t k, bool fp8) {
+  if (!fp8) {
+    ops::LinearWeight weight;
+    weight.weight = random.normal_bf16({n, k}, 0.05f);
+    return weight;
+  }
+  ops::LinearWeight weight = op_testing::quantize_weight_blocks(random.normal_tensor({n, k}, 0.05f));
+  for (int64_t i = 0; i < weight.scale_inv.numel(); ++i) weight.scale_inv.data_as<float>()[i] *= random.uniform(0.5f, 2.0f);
+  return weight;
+}
+
+ops::LinearWeight to_gpu(const ops::LinearWeight& host) {
+  ops::LinearWeight device = host;
+  device.weight = gpu_testing::to_gpu(host.weight);
+  if (host.is_fp8()) device.scale_inv = gpu_testing::to_gpu(host.scale_inv);
+  return device;
+}
+
+// Two projections of one input (q_proj / q_a_proj with kv_a_proj_with_mqa): one skinny launch up to 8 rows when
+// both weights share a dtype, two GEMMs otherwise (the FP8 fixture's kv_a_proj_with_mqa is BF16 beside an FP8
+// q_a_proj); N1 not a multiple of 16 leaves a partial feature block in the second projection.
+TEST_P(LinearGpuTest, PairMatchesTwoCpuLinears) {
+  DSINFER_REQUIRE_GPU();
+  auto [tokens, n, k] = GetParam();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  const int64_t second_n = 72;
+  Tensor input = gpu_testing::normal_f32_bf16_exact(random, {tokens, k}, 2.0f);
+  for (auto [first_fp8, second_fp8] : {std::pair{false, false}, {true, true}, {true, false}}) {
+    SCOPED_TRACE(testing::Message() << (first_fp8 ? "FP8" : "BF16") << " + " << (second_fp8 ? "FP8" : "BF16"));
+    ops::LinearWeight first = random_weight(random, n, k, first_fp8);
+    ops::LinearWeight second = random_weight(random, second_n, k, second_fp8);
+    Tensor expected_first = Tensor::empty({tokens, first.out_features()}, DType::kF32);
+    Tensor expected_second = Tensor::empty({tokens, second.out_features()}, DType::kF32);
+    ops::linear(input, first, expected_first, true);
+    ops::linear(input, second, expected_second, true);
+    Tensor output_first = gpu_testing::poisoned({tokens, first.out_features()}, DType::kBF16);
+    Tensor output_second = gpu_testing::poisoned({tokens, second.out_features()}, DType::kBF16);
+    ops::linear_pair(gpu_testing::to_gpu(input, DType::kBF16), to_gpu(first), to_gpu(second), output_first,
+                     output_second, true);
+    EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(output_first), expected_first, first.out_features()),
+              8e-3);
+    EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(output_second), expected_second,
+                                           second.out_features()),
+              8e-3);
+  }
+}
+
+// silu(x . gate^T) * (x . up^T): the skinny kernel's gated epilogue up to 8 rows, two GEMMs and silu_and_mul above.
+TEST_P(LinearGpuTest, SiluGatedMatchesCpuTwin) {
+  DSINFER_REQUIRE_GPU();
+  auto [tokens, n, k] = GetParam();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  Tensor input = gpu_testing::normal_f32_bf16_exact(random, {tokens, k}, 2.0f);
+  for (bool fp8 : {false, true}) {
+    SCOPED_TRACE(fp8 ? "FP8" : "BF16");
+    ops::LinearWeight gate = random_weight(random, n, k, fp8), up = random_weight(random, n, k, fp8);
+    Tensor expected = Tensor::empty({tokens, n}, DType::kF32);
+    ops::silu_gated_linear(input, gate, up, expected, fp8);
+    Tensor output = gpu_testing::poisoned({tokens, n}, DType::kBF16);
+    ops::silu_gated_linear(gpu_testing::to_gpu(input, DType::kBF16), to_gpu(gate), to_gpu(up), output, fp8);
+    EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(output), expected, n), 1e-2);
+  }
 }
 
 // The tiled FP8 kernel as a plain GEMM (one group): linear's path for shapes cuBLASLt rejects.

@@ -1,7 +1,8 @@
 // MLA on the GPU against the CPU twins: the paged cache write, absorbed decode (tiled tensor-core kernel for
 // DeepSeek's 512 + 64 latent with page 64, split-KV and combine; generic kernel for other sizes) and
 // un-absorbed prefill over a cached prefix plus a new chunk (tiled for 128 + 64 / 128 head dims, generic
-// otherwise), with shuffled pages and lengths that end mid-page.
+// otherwise), with shuffled pages and lengths that end mid-page; each in BF16 and in F32 (the F32-activation
+// mode, which must agree with the float32 twin to float32 rounding).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -29,7 +30,10 @@ struct MlaShape {
 // both attention ops see identical entries.
 class PagedScenario {
  public:
-  PagedScenario(RandomSource& random, const MlaShape& shape, const std::vector<int>& lengths) : shape_(shape) {
+  // cache_dtype: the device cache's (BF16, or F32 for the F32-activation mode).
+  PagedScenario(RandomSource& random, const MlaShape& shape, const std::vector<int>& lengths,
+                DType cache_dtype = DType::kBF16)
+      : shape_(shape) {
     int64_t max_length = *std::max_element(lengths.begin(), lengths.end());
     int64_t max_pages = (max_length + shape.page_size - 1) / shape.page_size;
     int64_t pages = 3;
@@ -48,13 +52,14 @@ class PagedScenario {
     page_table_ = Tensor::zeros({static_cast<int64_t>(lengths.size()), std::max<int64_t>(max_pages, 1)}, DType::kI32);
     host_cache_written_ = Tensor::empty({pages, shape.page_size, shape.width()}, DType::kF32);
     std::fill_n(host_cache_written_.data_as<float>(), host_cache_written_.numel(), std::nanf(""));
-    device_cache_ = gpu_testing::poisoned({pages, shape.page_size, shape.width()}, DType::kBF16);
+    device_cache_ = gpu_testing::poisoned({pages, shape.page_size, shape.width()}, cache_dtype);
     size_t next = 0;
     for (size_t s = 0; s < lengths.size(); ++s) {
       const int length = lengths[s];
       for (int p = 0; p < (length + shape.page_size - 1) / shape.page_size; ++p)
         page_table_.data_as<int32_t>()[s * page_table_.dim(1) + p] = free_pages[next++];
-      Tensor kv_a = gpu_testing::normal_f32_bf16_exact(random, {length, shape.width()}, 1.5f);
+      Tensor kv_a = cache_dtype == DType::kBF16 ? gpu_testing::normal_f32_bf16_exact(random, {length, shape.width()}, 1.5f)
+                                                : random.normal_tensor({length, shape.width()}, 1.5f);
       Tensor positions = Tensor::empty({length}, DType::kI32), slots = Tensor::empty({length}, DType::kI32);
       for (int t = 0; t < length; ++t) {
         positions.data_as<int32_t>()[t] = t;
@@ -63,7 +68,7 @@ class PagedScenario {
             t % shape.page_size;
       }
       ops::mla_cache_write(kv_a, norm_weight, 1e-6, positions, cos_sin_, slots, host_cache_written_);
-      ops::mla_cache_write(to_gpu(kv_a, DType::kBF16), to_gpu(norm_weight), 1e-6, to_gpu(positions), to_gpu(cos_sin_),
+      ops::mla_cache_write(to_gpu(kv_a, cache_dtype), to_gpu(norm_weight), 1e-6, to_gpu(positions), to_gpu(cos_sin_),
                            to_gpu(slots), device_cache_);
     }
     host_cache_ = to_cpu_f32(device_cache_);
@@ -146,6 +151,27 @@ TEST_P(MlaDecodeGpuTest, MatchesCpuTwin) {
   EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(output), expected, shape.value), 2e-2);
 }
 
+// F32 throughout: the generic kernel and the F32 per-head products.
+TEST_P(MlaDecodeGpuTest, MatchesCpuTwinToFloat32RoundingWithF32Activations) {
+  DSINFER_REQUIRE_GPU();
+  const auto& [shape, lengths] = GetParam();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  PagedScenario scenario(random, shape, lengths, DType::kF32);
+  const int64_t batch_size = static_cast<int64_t>(lengths.size());
+  Tensor q = random.normal_tensor({batch_size, shape.heads, shape.nope + shape.rope});
+  Tensor w_uk = random.normal_tensor({shape.heads, shape.nope, shape.latent}, 0.08f);
+  Tensor w_uv = random.normal_tensor({shape.heads, shape.value, shape.latent}, 0.08f);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(shape.nope + shape.rope));
+  std::vector<int> ones(lengths.size(), 1);
+  Tensor expected = Tensor::empty({batch_size, shape.heads, shape.value}, DType::kF32);
+  ops::mla_decode_attention(q, scenario.host_cache(), w_uk, w_uv, scenario.batch(lengths, ones, false), scale, expected);
+  Tensor output = gpu_testing::poisoned({batch_size, shape.heads, shape.value}, DType::kF32);
+  ops::mla_decode_attention(to_gpu(q), scenario.device_cache(), to_gpu(w_uk), to_gpu(w_uv),
+                            scenario.batch(lengths, ones, true), scale, output);
+  EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(output), expected, shape.value), 1e-5);
+}
+
 const MlaShape kDeepSeek16{16, 128, 64, 128, 512, 64};
 const MlaShape kDeepSeek128{128, 128, 64, 128, 512, 64};
 const MlaShape kDeepSeek20{20, 128, 64, 128, 512, 64};      // a partial head block of 32
@@ -195,6 +221,36 @@ TEST_P(MlaPrefillGpuTest, MatchesCpuTwinOverCachedPrefixAndNewChunk) {
   ops::mla_prefill_attention(to_gpu(q, DType::kBF16), scenario.device_cache(), device_kv_b,
                              scenario.batch(lengths, new_tokens, true), scale, output, fp8);
   EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(output), expected, shape.value), 2e-2);
+}
+
+TEST_P(MlaPrefillGpuTest, MatchesCpuTwinToFloat32RoundingWithF32Activations) {
+  DSINFER_REQUIRE_GPU();
+  const auto& [shape, lengths, new_tokens, fp8] = GetParam();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  PagedScenario scenario(random, shape, lengths, DType::kF32);
+  const int64_t rows = std::accumulate(new_tokens.begin(), new_tokens.end(), int64_t{0});
+  Tensor q = random.normal_tensor({rows, shape.heads, shape.nope + shape.rope});
+  Tensor kv_b_values = random.normal_tensor({shape.heads * (shape.nope + shape.value), shape.latent}, 0.06f);
+  ops::LinearWeight kv_b;
+  if (fp8) {
+    kv_b = op_testing::quantize_weight_blocks(kv_b_values);
+  } else {
+    kv_b.weight = Tensor::empty(kv_b_values.shape(), DType::kBF16);
+    for (int64_t i = 0; i < kv_b_values.numel(); ++i)
+      kv_b.weight.data_as<bf16>()[i] = float_to_bf16(kv_b_values.data_as<float>()[i]);
+  }
+  const double scale = 1.0 / std::sqrt(static_cast<double>(shape.nope + shape.rope));
+  Tensor expected = Tensor::empty({rows, shape.heads, shape.value}, DType::kF32);
+  ops::mla_prefill_attention(q, scenario.host_cache(), kv_b, scenario.batch(lengths, new_tokens, false), scale, expected,
+                             fp8);
+  ops::LinearWeight device_kv_b = kv_b;
+  device_kv_b.weight = to_gpu(kv_b.weight);
+  if (fp8) device_kv_b.scale_inv = to_gpu(kv_b.scale_inv);
+  Tensor output = gpu_testing::poisoned({rows, shape.heads, shape.value}, DType::kF32);
+  ops::mla_prefill_attention(to_gpu(q), scenario.device_cache(), device_kv_b, scenario.batch(lengths, new_tokens, true),
+                             scale, output, fp8);
+  EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(output), expected, shape.value), 1e-5);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -2,7 +2,15 @@
 // <= 2e-2 and 90th percentile <= 6e-2 against `logits`; the FP8 model against `logits_w8a8`, median <= 3e-2;
 // greedy tokens equal where the reference margin >= 0.1): one forward, chunked prefill, token-by-token decoding,
 // and a mixed batch of decode and prefill sequences in one forward.
+//
+// The FP8 model runs with F32 activations (ModelRunnerOptions::cuda_activation_dtype): W8A8 rounds every FP8
+// linear's input to e4m3, and a BF16 rounding anywhere upstream re-rolls a share of those roundings, so BF16
+// activations land at 3.2-3.5e-2 from `logits_w8a8` however few BF16 steps remain (bench/NOTES-cuda.md, from
+// bench/cuda/emulate_gpu_numerics.py). Its serving configuration (BF16 activations) is checked separately, on
+// the README's greedy-token rule.
 #include <gtest/gtest.h>
+
+#include <cstdio>
 
 #include "gpu_testing.h"
 #include "model/fixture_runs.h"
@@ -21,6 +29,8 @@ Bounds bounds_for(const std::string& model) {
   if (model == "dsv3-tiny-fp8") return {"logits_w8a8.", 3e-2, 1.0};
   return {"logits.", 2e-2, 6e-2};
 }
+
+DType activation_dtype_for(const std::string& model) { return model == "dsv3-tiny-fp8" ? DType::kF32 : DType::kBF16; }
 
 double percentile90(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -60,6 +70,7 @@ class GpuFixtureTest : public ::testing::TestWithParam<std::string> {
     ModelRunnerOptions options = small_cache_options(GetParam(), page_size, 2048 / page_size + 8);
     options.device = Device::kCuda;
     options.cuda_graph_max_batch_size = cuda_graph_max_batch_size;
+    options.cuda_activation_dtype = activation_dtype_for(GetParam());
     return ModelRunner::create(options);
   }
 
@@ -73,6 +84,8 @@ class GpuFixtureTest : public ::testing::TestWithParam<std::string> {
       Tensor reference = reference_->tensor(bounds.reference_prefix + index);
       auto errors = row_errors(logits, reference);
       SCOPED_TRACE(testing::Message() << what << ", prompt " << prompt << " (" << ids.size() << " tokens)");
+      std::printf("%s %s, prompt %d: median %.2e, p90 %.2e\n", GetParam().c_str(), what, prompt, median_of(errors),
+                  percentile90(errors));
       EXPECT_LE(median_of(errors), bounds.median);
       EXPECT_LE(percentile90(errors), bounds.percentile90);
       EXPECT_EQ(greedy_mismatches(logits, reference, reference_->tensor("margin." + index)), 0);
@@ -152,9 +165,10 @@ TEST_P(GpuFixtureTest, BatchedDecodeWithAndWithoutCudaGraphs) {
           greedy_wrong += std::max_element(actual_row, actual_row + vocab) - actual_row !=
                           std::max_element(expected_row, expected_row + vocab) - expected_row;
         }
-        if (!chosen.empty())
+        if (!chosen.empty()) {
           EXPECT_EQ(chosen[i], std::max_element(actual_row, actual_row + vocab) - actual_row)
               << "device argmax, sequence " << members[i] << " position " << position;
+        }
       }
     }
     EXPECT_LE(median_of(errors), bounds.median);
@@ -205,6 +219,30 @@ TEST_P(GpuFixtureTest, MixedDecodeAndPrefillBatch) {
     Tensor expected = Tensor::view(reference.data_as<float>() + last * vocab, {1, vocab}, DType::kF32);
     Tensor actual = Tensor::view(logits.data_as<float>() + p * vocab, {1, vocab}, DType::kF32);
     EXPECT_LE(max_of(row_errors(actual, expected)), 6e-2) << "sequence " << p;  // one position: the p90 bound
+  }
+}
+
+// The FP8 model as it serves (BF16 activations, W8A8 on the tensor cores): greedy tokens at decided positions
+// (README) in one forward and token by token; the medians against logits_w8a8 are printed for the record.
+TEST(GpuFp8Fixture, Bf16ActivationsKeepTheGreedyTokens) {
+  if (!gpu_testing::gpu_ready()) GTEST_SKIP() << "no CUDA device";
+  const std::string model = "dsv3-tiny-fp8";
+  Reference reference(model);
+  ModelRunnerOptions options = small_cache_options(model, 16, 2048 / 16 + 8);
+  options.device = Device::kCuda;
+  auto runner = ModelRunner::create(options);
+  for (int chunk : {0, 1}) {
+    for (int prompt = 0; prompt < reference.num_prompts(); ++prompt) {
+      const std::string index = std::to_string(prompt);
+      std::vector<int32_t> ids = reference.ids("sequence." + index);
+      auto pages = scattered_pages(runner->num_kv_pages(), runner->page_size(), static_cast<int>(ids.size()), prompt);
+      Tensor logits = run_in_chunks(*runner, ids, chunk == 0 ? static_cast<int>(ids.size()) : chunk, pages);
+      Tensor w8a8 = reference.tensor("logits_w8a8." + index);
+      std::printf("dsv3-tiny-fp8, BF16 activations, %s, prompt %d: median %.2e against logits_w8a8\n",
+                  chunk == 0 ? "one forward" : "token by token", prompt, median_of(row_errors(logits, w8a8)));
+      EXPECT_EQ(greedy_mismatches(logits, w8a8, reference.tensor("margin." + index)), 0)
+          << (chunk == 0 ? "one forward" : "token by token") << ", prompt " << prompt;
+    }
   }
 }
 

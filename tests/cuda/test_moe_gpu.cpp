@@ -145,6 +145,38 @@ TEST_P(MoeExpertsGpuTest, AccumulatesTheSameWeightedExpertOutputsAsTheCpu) {
   EXPECT_LT(error, 1e-2);
 }
 
+// F32 activations (FP8 experts only): inputs and output F32, float32 sums on the CUDA cores. The median row
+// agrees with the float32 twin to float32 rounding; a rare row may differ by one e4m3 code of the gated
+// activation (its float32 value within rounding of a midpoint), hence the separate bound on the worst row.
+TEST_P(MoeExpertsGpuTest, F32ActivationsMatchCpuTwinToFloat32Rounding) {
+  DSINFER_REQUIRE_GPU();
+  auto [fp8, experts, top_k, hidden, intermediate, tokens] = GetParam();
+  if (!fp8) GTEST_SKIP() << "F32 activations need FP8 experts on CUDA";
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  ExpertSet set = make_experts(random, experts, hidden, intermediate, fp8);
+  Tensor input = random.normal_tensor({tokens, hidden}, 2.0f);
+  Tensor ids = Tensor::empty({tokens, top_k}, DType::kI32), weights = Tensor::empty({tokens, top_k}, DType::kF32);
+  for (int t = 0; t < tokens; ++t) {
+    std::set<int> chosen;
+    while (static_cast<int>(chosen.size()) < top_k) chosen.insert(random.integer(0, experts - 1));
+    int j = 0;
+    for (int expert : chosen) {
+      ids.data_as<int32_t>()[t * top_k + j] = expert;
+      weights.data_as<float>()[t * top_k + j++] = random.uniform(0.05f, 1.0f);
+    }
+  }
+  Tensor shared = random.normal_tensor({tokens, hidden}, 0.5f);
+  Tensor expected = Tensor::empty({tokens, hidden}, DType::kF32);
+  std::copy_n(shared.data_as<float>(), shared.numel(), expected.data_as<float>());
+  ops::moe_experts(input, ids, weights, set.host, expected, /*quantize_activations=*/true);
+  Tensor output = to_gpu(shared);
+  ops::moe_experts(to_gpu(input), to_gpu(ids), to_gpu(weights), set.device, output, true);
+  Tensor actual = to_cpu_f32(output);
+  EXPECT_LT(gpu_testing::median_row_error(actual, expected, hidden), 1e-5);
+  EXPECT_LT(gpu_testing::worst_row_error(actual, expected, hidden), 1e-2);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Shapes, MoeExpertsGpuTest,
     ::testing::Values(std::tuple{false, 16, 4, 192, 64, 1}, std::tuple{false, 16, 4, 192, 64, 37},

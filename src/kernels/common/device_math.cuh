@@ -23,6 +23,12 @@ __device__ __forceinline__ float warp_sum(float value) {
   return value;
 }
 
+// Reading and writing a BF16 or F32 element as float (kernels templated on the activation dtype).
+__device__ __forceinline__ float to_float(float value) { return value; }
+__device__ __forceinline__ float to_float(__nv_bfloat16 value) { return __bfloat162float(value); }
+__device__ __forceinline__ void store_float(float* out, float value) { *out = value; }
+__device__ __forceinline__ void store_float(__nv_bfloat16* out, float value) { *out = __float2bfloat16_rn(value); }
+
 // Two floats -> one 32-bit word of two BF16 (low half = first), round to nearest even.
 __device__ __forceinline__ uint32_t pack_bf16x2(float low, float high) {
   __nv_bfloat162 packed = __floats2bfloat162_rn(low, high);

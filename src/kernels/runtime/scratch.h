@@ -15,6 +15,7 @@ enum class ScratchSlot {
   kActivationScales,      // its 1x128 group scales
   kWeightScales,          // weight_scale_inv rows padded to 4 blocks for cuBLASLt
   kGemmOutput,            // padded-row GEMM output before the copy into the op's output
+  kGatedUp,               // the up projection of silu_gated_linear when it runs as separate GEMMs
   kAttentionQuery,        // absorbed query / gathered latents
   kAttentionValue,        // attention output in latent space / expanded keys and values
   kAttentionPartials,     // split-KV partial outputs and log-sum-exps

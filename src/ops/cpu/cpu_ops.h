@@ -14,6 +14,10 @@
 namespace dsinfer::ops::cpu {
 
 void linear(const Tensor& input, const LinearWeight& weight, Tensor& output, bool quantize_activations);
+void linear_pair(const Tensor& input, const LinearWeight& first, const LinearWeight& second, Tensor& first_output,
+                 Tensor& second_output, bool quantize_activations);
+void silu_gated_linear(const Tensor& input, const LinearWeight& gate, const LinearWeight& up, Tensor& output,
+                       bool quantize_activations);
 void quantize_fp8_per_token_group(const Tensor& input, Tensor& output, Tensor& scales);
 void gather_rows(const Tensor& source, const Tensor& indices, Tensor& output);
 void rms_norm(const Tensor& input, const Tensor& weight, double epsilon, Tensor& output);

@@ -1,9 +1,12 @@
 // Absorbed MLA decode on CUDA:
-//   q_latent[b, h] = q_nope[b, h] . W_UK[h]          cuBLASLt strided-batched over heads   [B, heads, latent]
+//   q_latent[b, h] = q_nope[b, h] . W_UK[h]          per-head batched GEMM   [B, heads, latent]
 //   o_latent       = MLA decode kernel over the paged cache (split-KV + combine)         [B, heads, latent]
-//   output[b, h]   = W_UV[h] . o_latent[b, h]         cuBLASLt strided-batched over heads   [B, heads, v]
+//   output[b, h]   = W_UV[h] . o_latent[b, h]         per-head batched GEMM   [B, heads, v]
+// BF16: the per-head products are cuBLASLt strided-batched GEMMs. F32 (the F32-activation mode): everything
+// is F32 and the products run on the CUDA-core F32 GEMM.
 #include "kernels/gemm/cublaslt_gemm.h"
 #include "kernels/runtime/scratch.h"
+#include "kernels/sm90/gemm/float_gemm.h"
 #include "kernels/sm90/mla_decode/mla_decode.h"
 #include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
@@ -11,47 +14,115 @@
 
 namespace dsinfer::ops::cuda {
 
+namespace {
+
+// q_latent [B, heads, latent] = per head h: q_nope [B, nope] (row stride heads * qk) . W_UK[h] [nope, latent].
+void absorb_query(const Tensor& q, const Tensor& w_uk, void* q_latent, cudaStream_t stream) {
+  const int64_t sequences = q.dim(0), heads = q.dim(1), qk_dim = q.dim(2);
+  const int64_t nope_dim = w_uk.dim(1), latent_dim = w_uk.dim(2);
+  if (q.dtype() == DType::kF32) {
+    dsinfer::cuda::FloatGemmShape shape;  // batch h: C[b, c] = sum_n A[b, n] * B(c, n), B(c, n) = W_UK[h, n, c]
+    shape.m = sequences;
+    shape.n = latent_dim;
+    shape.k = nope_dim;
+    shape.a_row_stride = heads * qk_dim;
+    shape.a_batch_stride = qk_dim;
+    shape.b_n_stride = 1;
+    shape.b_k_stride = latent_dim;
+    shape.b_batch_stride = nope_dim * latent_dim;
+    shape.c_row_stride = heads * latent_dim;
+    shape.c_batch_stride = latent_dim;
+    shape.batch = static_cast<int>(heads);
+    dsinfer::cuda::gemm_float(shape, q.data_as<const float>(), w_uk.data(), DType::kF32, q_latent, DType::kF32, stream);
+    return;
+  }
+  // Column-major view per head h: q_latent^T [latent, B] = W_UK[h]^T-as-stored [latent, nope] . q_nope^T [nope, B].
+  dsinfer::cuda::BatchedGemmShape shape;
+  shape.m = latent_dim;
+  shape.n = sequences;
+  shape.k = nope_dim;
+  shape.lda = latent_dim;            // W_UK[h] row-major [nope, latent] = column-major [latent, nope]
+  shape.stride_a = nope_dim * latent_dim;
+  shape.ldb = heads * qk_dim;        // q row-major [B, heads, qk]: column b of head h at b * heads * qk + h * qk
+  shape.stride_b = qk_dim;
+  shape.ldc = heads * latent_dim;    // q_latent [B, heads, latent]
+  shape.stride_c = latent_dim;
+  shape.batch = static_cast<int>(heads);
+  dsinfer::cuda::gemm_bf16_batched(shape, w_uk.data(), q.data(), q_latent, stream);
+}
+
+// output [B, heads, v] = per head h: o_latent [B, latent] (row stride heads * latent) . W_UV[h]^T [latent, v].
+void expand_output(const void* o_latent, const Tensor& w_uv, Tensor& output, cudaStream_t stream) {
+  const int64_t sequences = output.dim(0), heads = output.dim(1), v_dim = w_uv.dim(1), latent_dim = w_uv.dim(2);
+  if (output.dtype() == DType::kF32) {
+    dsinfer::cuda::FloatGemmShape shape;  // batch h: C[b, v] = sum_c A[b, c] * B(v, c), B(v, c) = W_UV[h, v, c]
+    shape.m = sequences;
+    shape.n = v_dim;
+    shape.k = latent_dim;
+    shape.a_row_stride = heads * latent_dim;
+    shape.a_batch_stride = latent_dim;
+    shape.b_n_stride = latent_dim;
+    shape.b_k_stride = 1;
+    shape.b_batch_stride = v_dim * latent_dim;
+    shape.c_row_stride = heads * v_dim;
+    shape.c_batch_stride = v_dim;
+    shape.batch = static_cast<int>(heads);
+    dsinfer::cuda::gemm_float(shape, static_cast<const float*>(o_latent), w_uv.data(), DType::kF32, output.data(),
+                              DType::kF32, stream);
+    return;
+  }
+  // Column-major view per head h: output^T [v, B] = (W_UV[h] column-major [latent, v])^T . o_latent^T [latent, B].
+  dsinfer::cuda::BatchedGemmShape shape;
+  shape.transpose_a = true;
+  shape.m = v_dim;
+  shape.n = sequences;
+  shape.k = latent_dim;
+  shape.lda = latent_dim;
+  shape.stride_a = v_dim * latent_dim;
+  shape.ldb = heads * latent_dim;
+  shape.stride_b = latent_dim;
+  shape.ldc = heads * v_dim;
+  shape.stride_c = v_dim;
+  shape.batch = static_cast<int>(heads);
+  dsinfer::cuda::gemm_bf16_batched(shape, w_uv.data(), o_latent, output.data(), stream);
+}
+
+}  // namespace
+
 void mla_decode_attention(const Tensor& q, const Tensor& kv_cache, const Tensor& w_uk, const Tensor& w_uv,
                           const AttentionBatch& batch, double softmax_scale, Tensor& output) {
   dsinfer::cuda::OpTimer timer("mla_decode_attention");
   using dsinfer::cuda::ScratchSlot;
-  for (const Tensor* tensor : std::initializer_list<const Tensor*>{&q, &kv_cache, &w_uk, &w_uv, &output})
-    require_dtype("mla_decode_attention", *tensor, DType::kBF16);
+  const DType dtype = q.dtype();
+  DSINFER_CHECK(dtype == DType::kBF16 || dtype == DType::kF32, "ops::mla_decode_attention on CUDA takes BF16 or F32, got ",
+                q.describe());
+  for (const Tensor* tensor : std::initializer_list<const Tensor*>{&kv_cache, &w_uk, &w_uv, &output})
+    require_dtype("mla_decode_attention (every tensor in the query's dtype)", *tensor, dtype);
+  const bool f32 = dtype == DType::kF32;
   const int64_t sequences = q.dim(0), heads = q.dim(1), qk_dim = q.dim(2);
-  const int64_t nope_dim = w_uk.dim(1), latent_dim = w_uk.dim(2), v_dim = w_uv.dim(1), rope_dim = qk_dim - nope_dim;
+  const int64_t nope_dim = w_uk.dim(1), latent_dim = w_uk.dim(2), rope_dim = qk_dim - nope_dim;
   if (sequences == 0) return;
   cudaStream_t stream = dsinfer::cuda::current_stream();
-  auto* q_latent = dsinfer::cuda::scratch_as<__nv_bfloat16>(ScratchSlot::kAttentionQuery, sequences * heads * latent_dim);
-  auto* o_latent = dsinfer::cuda::scratch_as<__nv_bfloat16>(ScratchSlot::kAttentionValue, sequences * heads * latent_dim);
-
-  // Column-major view per head h: q_latent^T [latent, B] = W_UK[h]^T-as-stored [latent, nope] . q_nope^T [nope, B].
-  dsinfer::cuda::BatchedGemmShape absorb;
-  absorb.m = latent_dim;
-  absorb.n = sequences;
-  absorb.k = nope_dim;
-  absorb.lda = latent_dim;            // W_UK[h] row-major [nope, latent] = column-major [latent, nope]
-  absorb.stride_a = nope_dim * latent_dim;
-  absorb.ldb = heads * qk_dim;        // q row-major [B, heads, qk]: column b of head h at b * heads * qk + h * qk
-  absorb.stride_b = qk_dim;
-  absorb.ldc = heads * latent_dim;    // q_latent [B, heads, latent]
-  absorb.stride_c = latent_dim;
-  absorb.batch = static_cast<int>(heads);
-  dsinfer::cuda::gemm_bf16_batched(absorb, w_uk.data(), q.data(), q_latent, stream);
+  const size_t element_bytes = f32 ? sizeof(float) : 2;
+  void* q_latent = dsinfer::cuda::scratch(ScratchSlot::kAttentionQuery, sequences * heads * latent_dim * element_bytes);
+  void* o_latent = dsinfer::cuda::scratch(ScratchSlot::kAttentionValue, sequences * heads * latent_dim * element_bytes);
+  absorb_query(q, w_uk, q_latent, stream);
 
   const int splits = dsinfer::cuda::mla_decode_num_splits(static_cast<int>(sequences), static_cast<int>(heads),
                                                           dsinfer::cuda::multiprocessor_count());
   dsinfer::cuda::MlaDecodeParams params{};
   params.q_latent = q_latent;
-  params.q_rope = static_cast<const __nv_bfloat16*>(q.data()) + nope_dim;
+  params.q_rope = static_cast<const uint8_t*>(q.data()) + nope_dim * element_bytes;
   params.q_latent_batch_stride = heads * latent_dim;
   params.q_latent_head_stride = latent_dim;
   params.q_rope_batch_stride = heads * qk_dim;
   params.q_rope_head_stride = qk_dim;
-  params.kv_cache = static_cast<const __nv_bfloat16*>(kv_cache.data());
+  params.kv_cache = kv_cache.data();
   params.page_table = batch.page_table.data_as<const int32_t>();
   params.page_table_stride = static_cast<int>(batch.page_table.dim(1));
   params.seq_lens = batch.kv_length.data_as<const int32_t>();
   params.out = o_latent;
+  params.f32 = f32;
   if (splits > 1) {
     float* partials = dsinfer::cuda::scratch_as<float>(
         ScratchSlot::kAttentionPartials,
@@ -68,21 +139,7 @@ void mla_decode_attention(const Tensor& q, const Tensor& kv_cache, const Tensor&
   params.num_splits = splits;
   params.softmax_scale = static_cast<float>(softmax_scale);
   dsinfer::cuda::run_mla_decode(params, stream);
-
-  // Column-major view per head h: output^T [v, B] = (W_UV[h] column-major [latent, v])^T . o_latent^T [latent, B].
-  dsinfer::cuda::BatchedGemmShape expand;
-  expand.transpose_a = true;
-  expand.m = v_dim;
-  expand.n = sequences;
-  expand.k = latent_dim;
-  expand.lda = latent_dim;
-  expand.stride_a = v_dim * latent_dim;
-  expand.ldb = heads * latent_dim;
-  expand.stride_b = latent_dim;
-  expand.ldc = heads * v_dim;
-  expand.stride_c = v_dim;
-  expand.batch = static_cast<int>(heads);
-  dsinfer::cuda::gemm_bf16_batched(expand, w_uv.data(), o_latent, output.data(), stream);
+  expand_output(o_latent, w_uv, output, stream);
 }
 
 }  // namespace dsinfer::ops::cuda

@@ -5,11 +5,15 @@
 //   [FP8] quantize act                                                            quantize_fp8_groups
 //   y[r]   = act[r] . down_e                                                      grouped GEMM
 //   output[t] += sum_j w[t, j] * y[row of (t, j)]                                 moe_combine
-// The grouped GEMMs find each expert's tensors through a device table of addresses (no stacking needed).
+// The grouped GEMMs find each expert's tensors through a device table of addresses (no stacking needed). They
+// are the skinny kernel for up to 8 tokens (each expert's rows read its weights once, one CTA per active
+// expert and 8 or 16 features), the tiled tensor-core kernel for more, and the CUDA-core F32 kernel under F32
+// activations.
 #include <map>
 #include <mutex>
 
 #include "kernels/runtime/scratch.h"
+#include "kernels/sm90/gemm/skinny_gemm.h"
 #include "kernels/sm90/moe/grouped_gemm.h"
 #include "kernels/sm90/moe/moe_sort.h"
 #include "kernels/sm90/quant/fp8_group_quant.h"
@@ -66,13 +70,60 @@ const void* const* expert_tables(const std::vector<MlpWeights>& experts) {
   return cached.device.data_as<const void* const>();
 }
 
+// The expert GEMM of `params` on the kernel for this batch (see the file comment).
+enum class ExpertKernel { kSkinny, kTiled, kFloat32 };
+
+void run_expert_gemm(const dsinfer::cuda::GroupedGemmParams& params, ExpertKernel kernel, bool fp8, bool gated,
+                     const int32_t* active_experts, cudaStream_t stream) {
+  if (kernel == ExpertKernel::kFloat32) {
+    dsinfer::cuda::grouped_gemm_fp8_f32(params, gated, stream);
+    return;
+  }
+  if (kernel == ExpertKernel::kTiled) {
+    dsinfer::cuda::grouped_gemm(params, fp8, gated, stream);
+    return;
+  }
+  dsinfer::cuda::SkinnyGemmParams skinny{};
+  skinny.a = params.a;
+  skinny.a_scales = params.a_scales;
+  skinny.a_scales_stride = params.a_scales_stride;
+  skinny.k = params.k;
+  skinny.rows = params.rows;
+  skinny.expert_offsets = params.expert_offsets;
+  skinny.active_experts = active_experts;
+  skinny.experts = params.experts;
+  skinny.a_row_slots = params.a_row_slots;
+  skinny.a_row_divisor = params.a_row_divisor;
+  auto projection = [&](const void* const* weights, const float* const* scales) {
+    dsinfer::cuda::SkinnyProjection result{};
+    result.weight_experts = weights;
+    result.scale_experts = scales;
+    result.scale_row_length = (params.k + 127) / 128;  // each expert's weight_scale_inv [ceil(n/128), ceil(k/128)]
+    result.n = params.n;
+    result.out = params.out;
+    result.out_f32 = params.out_f32;
+    return result;
+  };
+  skinny.projections[0] = projection(params.weight0_experts, params.weight0_scale_experts);
+  skinny.projection_count = 1;
+  if (gated) {
+    skinny.projections[1] = projection(params.weight1_experts, params.weight1_scale_experts);
+    skinny.projection_count = 2;
+    skinny.gated = true;
+  }
+  dsinfer::cuda::skinny_gemm(skinny, fp8, stream);
+}
+
 }  // namespace
 
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights,
                  const std::vector<MlpWeights>& experts, Tensor& output, bool /*quantize_activations*/) {
   dsinfer::cuda::OpTimer timer("moe_experts");
-  require_dtype("moe_experts", input, DType::kBF16);
-  require_dtype("moe_experts", output, DType::kBF16);
+  // BF16 activations, or F32 (the F32-activation mode: FP8 experts quantize their input from F32, sum on the
+  // CUDA cores in float32 and write F32 expert rows, so nothing on the way is rounded to BF16).
+  const bool f32 = input.dtype() == DType::kF32;
+  DSINFER_CHECK((input.dtype() == DType::kBF16 || f32) && output.dtype() == input.dtype(), "ops::moe_experts on CUDA: input ",
+                input.describe(), " and output ", output.describe(), " must both be BF16 or both F32");
   const int64_t tokens = input.dim(0), hidden = input.dim(1), top_k = topk_ids.dim(1);
   const int expert_count = static_cast<int>(experts.size());
   if (tokens == 0) return;
@@ -84,17 +135,24 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
   if (!fp8) {
     for (const Tensor* weight : {&first.gate_proj.weight, &first.up_proj.weight, &first.down_proj.weight})
       require_dtype("moe_experts (expert weight)", *weight, DType::kBF16);
+    DSINFER_CHECK(!f32, "ops::moe_experts on CUDA: F32 activations need FP8 experts (the BF16 expert GEMMs read "
+                  "BF16 rows); expert weights are ", first.gate_proj.weight.describe());
   }
   cudaStream_t stream = dsinfer::cuda::current_stream();
   const int64_t rows = tokens * top_k;
 
-  int32_t* routing = scratch_as<int32_t>(ScratchSlot::kMoeRouting, 2 * (expert_count + 1) + 2 * rows);
+  const ExpertKernel kernel = f32                                      ? ExpertKernel::kFloat32
+                              : tokens <= dsinfer::cuda::kSkinnyMaxRows ? ExpertKernel::kSkinny
+                                                                        : ExpertKernel::kTiled;
+
+  int32_t* routing = scratch_as<int32_t>(ScratchSlot::kMoeRouting, 3 * (expert_count + 1) + 2 * rows);
   int32_t* expert_offsets = routing;
   int32_t* tile_offsets = expert_offsets + expert_count + 1;
-  int32_t* sorted_slots = tile_offsets + expert_count + 1;
+  int32_t* active_experts = tile_offsets + expert_count + 1;
+  int32_t* sorted_slots = active_experts + expert_count + 1;
   int32_t* slot_positions = sorted_slots + rows;
   dsinfer::cuda::moe_sort(topk_ids.data_as<const int32_t>(), rows, expert_count, dsinfer::cuda::kGroupedRowsPerTile,
-                          expert_offsets, tile_offsets, sorted_slots, slot_positions, stream);
+                          expert_offsets, tile_offsets, active_experts, sorted_slots, slot_positions, stream);
 
   const void* const* tables = expert_tables(experts);
   auto table = [&](ExpertTable which) { return tables + which * expert_count; };
@@ -127,19 +185,21 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
   down.rows = rows;
   down.n = hidden;
   down.k = intermediate;
-  auto* expert_rows = scratch_as<__nv_bfloat16>(ScratchSlot::kMoeOutputs, rows * hidden);
+  // [rows, hidden]: each expert's output row, F32 under F32 activations.
+  void* expert_rows = scratch(ScratchSlot::kMoeOutputs, rows * hidden * (f32 ? sizeof(float) : 2));
   down.out = expert_rows;
+  down.out_f32 = f32;
 
   if (fp8) {
     const int64_t hidden_blocks = (hidden + 127) / 128, intermediate_blocks = (intermediate + 127) / 128;
     auto* quantized_input = scratch_as<uint8_t>(ScratchSlot::kQuantizedActivations, tokens * hidden);
     float* input_scales = scratch_as<float>(ScratchSlot::kActivationScales, hidden_blocks * tokens);
-    dsinfer::cuda::quantize_fp8_groups(input.data(), DType::kBF16, hidden, quantized_input, input_scales, tokens, tokens,
+    dsinfer::cuda::quantize_fp8_groups(input.data(), input.dtype(), hidden, quantized_input, input_scales, tokens, tokens,
                                        hidden, stream);
     gate_up.a = quantized_input;
     gate_up.a_scales = input_scales;
     gate_up.a_scales_stride = tokens;
-    dsinfer::cuda::grouped_gemm(gate_up, true, true, stream);
+    run_expert_gemm(gate_up, kernel, /*fp8=*/true, /*gated=*/true, active_experts, stream);
 
     auto* quantized_activation = scratch_as<uint8_t>(ScratchSlot::kGemmOutput, rows * intermediate);
     float* activation_scales = scratch_as<float>(ScratchSlot::kMoeRowScales, intermediate_blocks * rows);
@@ -148,15 +208,16 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
     down.a = quantized_activation;
     down.a_scales = activation_scales;
     down.a_scales_stride = rows;
-    dsinfer::cuda::grouped_gemm(down, true, false, stream);
+    run_expert_gemm(down, kernel, /*fp8=*/true, /*gated=*/false, active_experts, stream);
   } else {
     gate_up.a = input.data();
-    dsinfer::cuda::grouped_gemm(gate_up, false, true, stream);
+    run_expert_gemm(gate_up, kernel, /*fp8=*/false, /*gated=*/true, active_experts, stream);
     down.a = activation;
-    dsinfer::cuda::grouped_gemm(down, false, false, stream);
+    run_expert_gemm(down, kernel, /*fp8=*/false, /*gated=*/false, active_experts, stream);
   }
-  dsinfer::cuda::moe_combine(expert_rows, slot_positions, topk_weights.data_as<const float>(), tokens,
-                             static_cast<int>(top_k), hidden, output.data(), stream);
+  dsinfer::cuda::moe_combine(expert_rows, f32 ? DType::kF32 : DType::kBF16, slot_positions,
+                             topk_weights.data_as<const float>(), tokens, static_cast<int>(top_k), hidden, output.data(),
+                             output.dtype(), stream);
 }
 
 }  // namespace dsinfer::ops::cuda

@@ -13,6 +13,12 @@ namespace {
 }  // namespace
 
 void linear(const Tensor&, const LinearWeight&, Tensor&, bool) { unavailable("linear"); }
+void linear_pair(const Tensor&, const LinearWeight&, const LinearWeight&, Tensor&, Tensor&, bool) {
+  unavailable("linear_pair");
+}
+void silu_gated_linear(const Tensor&, const LinearWeight&, const LinearWeight&, Tensor&, bool) {
+  unavailable("silu_gated_linear");
+}
 void quantize_fp8_per_token_group(const Tensor&, Tensor&, Tensor&) { unavailable("quantize_fp8_per_token_group"); }
 void gather_rows(const Tensor&, const Tensor&, Tensor&) { unavailable("gather_rows"); }
 void rms_norm(const Tensor&, const Tensor&, double, Tensor&) { unavailable("rms_norm"); }

@@ -1,16 +1,17 @@
-// GEMMs for up to 8 token rows (decode), on the tensor cores with the operands swapped:
-// out^T[n, t] = W[n, :] . X[t, :], so the weight rows fill the 16-row side of mma.sync (m16n8k32 e4m3 or
-// m16n8k16 BF16: 32 bytes of K either way) and the few tokens the 8-column side. Weights stream from global memory straight into A fragments (no shared
-// memory): since a dot product does not care in which order its k terms are summed, each lane loads 16
-// contiguous bytes of a weight row and of a token row and both operands use the same k-to-slot mapping, so
-// every load is a full 16-byte vector and a warp reads whole 64-byte runs of 8 rows. One CTA owns 16 output
-// features; its 8 warps take interleaved 128-byte K blocks (for FP8 exactly DeepSeek's scale blocks, each
-// promoted with a_scale[t] * w_scale[n / 128] on the CUDA cores) and add their partial sums in shared memory.
+// Skinny GEMMs (see skinny_gemm.h) on the tensor cores with the operands swapped: out^T[n, t] = W[n, :] . X[t, :],
+// so 16 weight rows fill the 16-row side of mma.sync (m16n8k32 e4m3 or m16n8k16 BF16: 32 bytes of K either
+// way) and up to 8 rows of A the 8-column side. Weights stream from global memory straight into A fragments (no
+// shared memory): since a dot product does not care in which order its k terms are summed, each lane loads 16
+// contiguous bytes of a weight row and of an A row and both operands use the same k-to-slot mapping, so every
+// load is a full 16-byte vector and a warp reads whole 64-byte runs of 8 rows. A CTA's 8 warps take interleaved
+// 128-byte K blocks (for FP8 exactly DeepSeek's scale blocks, each promoted with a_scale * w_scale on the CUDA
+// cores), two blocks in flight per warp, and add their partial sums in shared memory.
+// The 16 weight rows of a CTA are 16 output features (rows 0-7 and 8-15 of the mma), or, gated, 8 features of
+// the gate projection (rows 0-7) and the same 8 of the up projection (rows 8-15), so the epilogue can form
+// silu(gate) * up.
 #include "kernels/sm90/gemm/skinny_gemm.h"
 
 #include <cuda_bf16.h>
-
-#include <type_traits>
 
 #include "core/error.h"
 #include "kernels/common/cuda_check.h"
@@ -22,119 +23,220 @@ namespace dsinfer::cuda {
 namespace {
 
 constexpr int kWarps = 8;
-constexpr int kFeatures = 16;    // output features (weight rows) per CTA
+constexpr int kWeightRows = 16;  // the mma's m
 constexpr int kMaxTokens = static_cast<int>(kSkinnyMaxRows);
-constexpr int kBlockBytes = 128; // one K scale block = two 64-byte k-steps per lane group
+constexpr int kBlockBytes = 128;  // one K scale block = two 64-byte k-steps per lane group
+constexpr int kUnroll = 2;        // K blocks each warp loads before it multiplies
 
 __device__ __forceinline__ uint4 load_or_zero(const uint8_t* pointer, bool valid) {
   return valid ? __ldg(reinterpret_cast<const uint4*>(pointer)) : make_uint4(0, 0, 0, 0);
 }
 
-// kFp8: e4m3 operands with block scales; else BF16 (scales unused). row_bytes: K times the element size.
-template <bool kFp8, typename Out>
-__global__ void __launch_bounds__(kWarps * 32)
-    skinny_gemm_kernel(const uint8_t* __restrict__ a, const float* __restrict__ a_scales, int64_t a_scales_stride,
-                       const uint8_t* __restrict__ weight, const float* __restrict__ weight_scales,
-                       int64_t weight_scales_row_length, Out* __restrict__ out, int tokens, int64_t n, int64_t row_bytes) {
+__device__ __forceinline__ void store(void* out, bool out_f32, int64_t offset, float value) {
+  if (out_f32) static_cast<float*>(out)[offset] = value;
+  else static_cast<__nv_bfloat16*>(out)[offset] = __float2bfloat16_rn(value);
+}
+
+template <bool kFp8, bool kGated>
+__global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGemmParams params) {
+  constexpr int kFeatures = kGated ? kWeightRows / 2 : kWeightRows;  // output features per CTA
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
-  const int64_t first_feature = static_cast<int64_t>(blockIdx.x) * kFeatures;
-  // Lane (group, quad) loads 16 bytes at offset 16 * quad of each 64-byte k-step, from weight rows group and
-  // group + 8 and from token row group.
-  const int64_t row_low = first_feature + group, row_high = row_low + 8;
-  const bool low_valid = row_low < n, high_valid = row_high < n, token_valid = group < tokens;
-  const uint8_t* weight_low = weight + (low_valid ? row_low : 0) * row_bytes;
-  const uint8_t* weight_high = weight + (high_valid ? row_high : 0) * row_bytes;
-  const uint8_t* token_row = a + (token_valid ? group : 0) * row_bytes;
-  const float* feature_scales = kFp8 ? weight_scales + (first_feature / 128) * weight_scales_row_length : nullptr;
 
-  float accumulator[4] = {0.0f, 0.0f, 0.0f, 0.0f};  // rows (features) group / group + 8, columns (tokens) 2q, 2q+1
+  // This CTA's projection and features. (Fields are picked by value: indexing the parameter array with a
+  // runtime index would copy it to local memory.)
+  const SkinnyProjection& projection0 = params.projections[0];
+  const SkinnyProjection& projection1 = params.projections[1];
+  bool in_second = false;
+  int64_t feature_block = blockIdx.x;
+  if (!kGated && params.projection_count == 2) {
+    const int64_t first_blocks = (projection0.n + kFeatures - 1) / kFeatures;
+    if (feature_block >= first_blocks) {
+      in_second = true;
+      feature_block -= first_blocks;
+    }
+  }
+  const bool high_second = kGated || in_second;  // mma rows 8-15: the up projection when gated
+  const int64_t n = in_second ? projection1.n : projection0.n, first_feature = feature_block * kFeatures;
+  void* const out = in_second ? projection1.out : projection0.out;
+  const bool out_f32 = in_second ? projection1.out_f32 : projection0.out_f32;
+
+  // This CTA's rows: all of them, or one routed expert's.
+  int64_t row_begin = 0, row_end = params.rows;
+  int expert = 0;
+  const bool grouped = params.expert_offsets != nullptr;
+  if (grouped) {
+    if (static_cast<int>(blockIdx.y) >= params.active_experts[params.experts]) return;
+    expert = params.active_experts[blockIdx.y];
+    row_begin = params.expert_offsets[expert];
+    row_end = params.expert_offsets[expert + 1];
+  }
+
+  // Lane (group, quad) loads 16 bytes at offset 16 * quad of each 64-byte k-step, from weight rows low_row
+  // and high_row and from the A row of token slot `group`.
+  const int64_t row_bytes = params.k * (kFp8 ? 1 : 2);
+  const int64_t low_row = first_feature + group, high_row = kGated ? low_row : low_row + 8;
+  const bool low_valid = low_row < n, high_valid = high_row < n;
+  auto weight_of = [&](const SkinnyProjection& projection) {
+    return static_cast<const uint8_t*>(grouped ? projection.weight_experts[expert] : projection.weight);
+  };
+  const uint8_t* low_weight = in_second ? weight_of(projection1) : weight_of(projection0);
+  const uint8_t* high_weight = high_second ? weight_of(projection1) : weight_of(projection0);
+  const uint8_t* weight_low = low_weight + (low_valid ? low_row : 0) * row_bytes;
+  const uint8_t* weight_high = high_weight + (high_valid ? high_row : 0) * row_bytes;
+  // FP8: the scale rows of this CTA's features (16 consecutive features, or 8, share one 128-row block).
+  const float* scales_low = nullptr;
+  const float* scales_high = nullptr;
+  if constexpr (kFp8) {
+    auto scales_of = [&](const SkinnyProjection& projection) {
+      return (grouped ? projection.scale_experts[expert] : projection.scales) +
+             (first_feature / 128) * projection.scale_row_length;
+    };
+    scales_low = in_second ? scales_of(projection1) : scales_of(projection0);
+    scales_high = high_second ? scales_of(projection1) : scales_of(projection0);
+  }
+  const auto* a = static_cast<const uint8_t*>(params.a);
   const int64_t blocks = (row_bytes + kBlockBytes - 1) / kBlockBytes;
-  for (int64_t block = warp; block < blocks; block += kWarps) {
-    uint4 w_low[2], w_high[2], x[2];
-#pragma unroll
-    for (int step = 0; step < 2; ++step) {
-      const int64_t offset = block * kBlockBytes + step * 64 + quad * 16;
-      const bool in_range = offset < row_bytes;
-      w_low[step] = load_or_zero(weight_low + offset, in_range && low_valid);
-      w_high[step] = load_or_zero(weight_high + offset, in_range && high_valid);
-      x[step] = load_or_zero(token_row + offset, in_range && token_valid);
-    }
-    float partial[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-    for (int step = 0; step < 2; ++step) {
-      // Two mmas (32 bytes of K each) per 16 loaded bytes: slots (a0, a2) take bytes 0-7 then 8-15 of the low
-      // row's vector, (a1, a3) the high row's, and (b0, b1) the token's, in the same order.
-      const uint32_t first[4] = {w_low[step].x, w_high[step].x, w_low[step].y, w_high[step].y};
-      const uint32_t second[4] = {w_low[step].z, w_high[step].z, w_low[step].w, w_high[step].w};
-      if constexpr (kFp8) {
-        mma_e4m3_16832(partial, first, x[step].x, x[step].y);
-        mma_e4m3_16832(partial, second, x[step].z, x[step].w);
-      } else {
-        mma_bf16_16816(partial, first, x[step].x, x[step].y);
-        mma_bf16_16816(partial, second, x[step].z, x[step].w);
-      }
-    }
-    if constexpr (kFp8) {
-      const float w_scale = feature_scales[block];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const int token = 2 * quad + (i & 1);
-        const float a_scale = token < tokens ? a_scales[block * a_scales_stride + token] : 0.0f;
-        accumulator[i] += partial[i] * (w_scale * a_scale);
-      }
-    } else {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) accumulator[i] += partial[i];
-    }
-  }
+  __shared__ float sums[kWarps][kWeightRows][kMaxTokens];
 
-  __shared__ float sums[kWarps][kFeatures][kMaxTokens];
+  for (int64_t chunk = row_begin; chunk < row_end; chunk += kMaxTokens) {  // 8 rows per pass over the weights
+    const int tokens = static_cast<int>(row_end - chunk < kMaxTokens ? row_end - chunk : kMaxTokens);
+    auto a_row_of = [&](int token) -> int64_t {
+      const int64_t row = chunk + token;
+      return params.a_row_slots != nullptr ? params.a_row_slots[row] / params.a_row_divisor : row;
+    };
+    const bool token_valid = group < tokens;
+    const uint8_t* token_row = a + (token_valid ? a_row_of(group) : 0) * row_bytes;
+    // FP8: the A rows of this lane's two accumulator columns (tokens 2 * quad and 2 * quad + 1).
+    int64_t scale_rows[2] = {0, 0};
+    bool scale_valid[2] = {false, false};
+    if constexpr (kFp8) {
 #pragma unroll
-  for (int i = 0; i < 4; ++i) sums[warp][group + 8 * (i / 2)][2 * quad + (i & 1)] = accumulator[i];
-  __syncthreads();
-  for (int index = threadIdx.x; index < kFeatures * kMaxTokens; index += kWarps * 32) {
-    const int feature = index / kMaxTokens, token = index % kMaxTokens;
-    const int64_t row = first_feature + feature;
-    if (token >= tokens || row >= n) continue;
-    float total = 0.0f;
+      for (int column = 0; column < 2; ++column) {
+        scale_valid[column] = 2 * quad + column < tokens;
+        if (scale_valid[column]) scale_rows[column] = a_row_of(2 * quad + column);
+      }
+    }
+
+    // rows (features) low / high, columns (tokens) 2 * quad, 2 * quad + 1
+    float accumulator[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int64_t block = warp; block < blocks; block += kUnroll * kWarps) {
+      uint4 w_low[kUnroll][2], w_high[kUnroll][2], x[kUnroll][2];
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) total += sums[w][feature][token];
-    if constexpr (std::is_same_v<Out, float>) out[static_cast<int64_t>(token) * n + row] = total;
-    else out[static_cast<int64_t>(token) * n + row] = __float2bfloat16_rn(total);
+      for (int u = 0; u < kUnroll; ++u) {
+#pragma unroll
+        for (int step = 0; step < 2; ++step) {
+          const int64_t offset = (block + u * kWarps) * kBlockBytes + step * 64 + quad * 16;
+          const bool in_range = offset < row_bytes;
+          w_low[u][step] = load_or_zero(weight_low + offset, in_range && low_valid);
+          w_high[u][step] = load_or_zero(weight_high + offset, in_range && high_valid);
+          x[u][step] = load_or_zero(token_row + offset, in_range && token_valid);
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t current = block + u * kWarps;
+        float partial[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+        for (int step = 0; step < 2; ++step) {
+          // Two mmas (32 bytes of K each) per 16 loaded bytes: slots (a0, a2) take bytes 0-7 then 8-15 of the
+          // low row's vector, (a1, a3) the high row's, and (b0, b1) the token's, in the same order.
+          const uint32_t first[4] = {w_low[u][step].x, w_high[u][step].x, w_low[u][step].y, w_high[u][step].y};
+          const uint32_t second[4] = {w_low[u][step].z, w_high[u][step].z, w_low[u][step].w, w_high[u][step].w};
+          if constexpr (kFp8) {
+            mma_e4m3_16832(partial, first, x[u][step].x, x[u][step].y);
+            mma_e4m3_16832(partial, second, x[u][step].z, x[u][step].w);
+          } else {
+            mma_bf16_16816(partial, first, x[u][step].x, x[u][step].y);
+            mma_bf16_16816(partial, second, x[u][step].z, x[u][step].w);
+          }
+        }
+        if constexpr (kFp8) {
+          if (current < blocks) {
+            const float weight_scale[2] = {scales_low[current], scales_high[current]};
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+              const int column = i & 1;
+              const float a_scale =
+                  scale_valid[column] ? params.a_scales[current * params.a_scales_stride + scale_rows[column]] : 0.0f;
+              accumulator[i] += partial[i] * (weight_scale[i / 2] * a_scale);
+            }
+          }
+        } else {
+#pragma unroll
+          for (int i = 0; i < 4; ++i) accumulator[i] += partial[i];
+        }
+      }
+    }
+
+    __syncthreads();  // the previous pass's epilogue has read `sums`
+#pragma unroll
+    for (int i = 0; i < 4; ++i) sums[warp][group + 8 * (i / 2)][2 * quad + (i & 1)] = accumulator[i];
+    __syncthreads();
+    for (int index = threadIdx.x; index < kFeatures * kMaxTokens; index += kWarps * 32) {
+      const int feature = index / kMaxTokens, token = index % kMaxTokens;
+      const int64_t column = first_feature + feature;
+      if (token >= tokens || column >= n) continue;
+      float total = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) total += sums[w][feature][token];
+      if constexpr (kGated) {
+        float up = 0.0f;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) up += sums[w][feature + 8][token];
+        total = total / (1.0f + __expf(-total)) * up;
+      }
+      store(out, out_f32, (chunk + token) * n + column, total);
+    }
   }
+}
+
+template <bool kFp8, bool kGated>
+void launch(const SkinnyGemmParams& params, cudaStream_t stream) {
+  constexpr int kFeatures = kGated ? kWeightRows / 2 : kWeightRows;
+  int64_t feature_blocks = (params.projections[0].n + kFeatures - 1) / kFeatures;
+  if (!kGated && params.projection_count == 2) feature_blocks += (params.projections[1].n + kFeatures - 1) / kFeatures;
+  const int64_t expert_slots =
+      params.expert_offsets != nullptr ? (params.rows < params.experts ? params.rows : params.experts) : 1;
+  DSINFER_CHECK(feature_blocks < (int64_t{1} << 31) && expert_slots <= 65535, "skinny GEMM: ", feature_blocks,
+                " feature blocks x ", expert_slots, " experts exceed one launch");
+  dim3 grid(static_cast<unsigned>(feature_blocks), static_cast<unsigned>(expert_slots));
+  skinny_gemm_kernel<kFp8, kGated><<<grid, kWarps * 32, 0, stream>>>(params);
+  DSINFER_CUDA_CHECK_LAUNCH("skinny_gemm_kernel");
 }
 
 }  // namespace
 
-void gemm_fp8_blockwise_skinny(const void* a, const float* a_scales, int64_t a_scales_stride, const void* weight,
-                               const float* weight_scales, int64_t weight_scales_row_length, void* out, int64_t m,
-                               int64_t n, int64_t k, cudaStream_t stream) {
-  DSINFER_CHECK(m > 0 && m <= kMaxTokens && n > 0 && k > 0 && k % 16 == 0, "FP8 skinny GEMM: shape m=", m, " n=", n,
-                " k=", k, " needs 1 <= m <= ", kMaxTokens, " and k a positive multiple of 16");
-  DSINFER_CHECK(a_scales_stride >= m, "FP8 skinny GEMM: activation scale stride ", a_scales_stride, " < rows ", m);
-  const unsigned blocks = static_cast<unsigned>((n + kFeatures - 1) / kFeatures);
-  skinny_gemm_kernel<true, __nv_bfloat16><<<blocks, kWarps * 32, 0, stream>>>(
-      static_cast<const uint8_t*>(a), a_scales, a_scales_stride, static_cast<const uint8_t*>(weight), weight_scales,
-      weight_scales_row_length, static_cast<__nv_bfloat16*>(out), static_cast<int>(m), n, k);
-  DSINFER_CUDA_CHECK_LAUNCH("skinny_gemm_kernel (FP8)");
-}
-
-void gemm_bf16_skinny(const void* a, const void* weight, void* out, DType out_dtype, int64_t m, int64_t n, int64_t k,
-                      cudaStream_t stream) {
-  DSINFER_CHECK(m > 0 && m <= kMaxTokens && n > 0 && k > 0 && k % 8 == 0, "BF16 skinny GEMM: shape m=", m, " n=", n,
-                " k=", k, " needs 1 <= m <= ", kMaxTokens, " and k a positive multiple of 8");
-  const unsigned blocks = static_cast<unsigned>((n + kFeatures - 1) / kFeatures);
-  const auto* a_bytes = static_cast<const uint8_t*>(a);
-  const auto* weight_bytes = static_cast<const uint8_t*>(weight);
-  if (out_dtype == DType::kF32) {
-    skinny_gemm_kernel<false, float><<<blocks, kWarps * 32, 0, stream>>>(
-        a_bytes, nullptr, 0, weight_bytes, nullptr, 0, static_cast<float*>(out), static_cast<int>(m), n, 2 * k);
-  } else {
-    DSINFER_CHECK(out_dtype == DType::kBF16, "BF16 skinny GEMM: output dtype ", dtype_name(out_dtype), " is not BF16 or F32");
-    skinny_gemm_kernel<false, __nv_bfloat16><<<blocks, kWarps * 32, 0, stream>>>(
-        a_bytes, nullptr, 0, weight_bytes, nullptr, 0, static_cast<__nv_bfloat16*>(out), static_cast<int>(m), n, 2 * k);
+void skinny_gemm(const SkinnyGemmParams& params, bool fp8, cudaStream_t stream) {
+  DSINFER_CHECK(params.k > 0 && params.k % (fp8 ? 16 : 8) == 0, "skinny GEMM: k=", params.k,
+                " must be a positive multiple of ", fp8 ? 16 : 8, " (16-byte rows)");
+  DSINFER_CHECK(params.projection_count == 1 || params.projection_count == 2, "skinny GEMM: ",
+                params.projection_count, " projections (1 or 2)");
+  DSINFER_CHECK(!params.gated || (params.projection_count == 2 && params.projections[0].n == params.projections[1].n),
+                "skinny GEMM: the gated form needs two projections (gate, up) of one width");
+  const bool grouped = params.expert_offsets != nullptr;
+  DSINFER_CHECK(!grouped || (params.active_experts != nullptr && params.experts > 0), "skinny GEMM: grouped rows need ",
+                "the active expert list");
+  DSINFER_CHECK(grouped || params.rows <= kSkinnyMaxRows, "skinny GEMM: ", params.rows, " rows (at most ",
+                kSkinnyMaxRows, " without experts)");
+  for (int p = 0; p < params.projection_count; ++p) {
+    const SkinnyProjection& projection = params.projections[p];
+    DSINFER_CHECK(projection.n > 0 && projection.out != nullptr &&
+                      (grouped ? projection.weight_experts != nullptr : projection.weight != nullptr),
+                  "skinny GEMM: projection ", p, " lacks its width, output or weights");
+    DSINFER_CHECK(!fp8 || (grouped ? projection.scale_experts != nullptr : projection.scales != nullptr),
+                  "skinny GEMM: FP8 projection ", p, " lacks its block scales");
+    DSINFER_CHECK(!fp8 || projection.scale_row_length >= (params.k + 127) / 128, "skinny GEMM: FP8 scale rows of ",
+                  projection.scale_row_length, " floats are shorter than k / 128 = ", (params.k + 127) / 128);
   }
-  DSINFER_CUDA_CHECK_LAUNCH("skinny_gemm_kernel (BF16)");
+  DSINFER_CHECK(!fp8 || params.a_scales != nullptr, "skinny GEMM: FP8 needs the activation scales");
+  if (params.rows == 0) return;
+  if (fp8) {
+    if (params.gated) launch<true, true>(params, stream);
+    else launch<true, false>(params, stream);
+  } else {
+    if (params.gated) launch<false, true>(params, stream);
+    else launch<false, false>(params, stream);
+  }
 }
 
 }  // namespace dsinfer::cuda

@@ -1,27 +1,53 @@
-// GEMMs for decode-sized token counts (1 to 8 rows) on the tensor cores with the weights as the 16-row operand,
-// reading each weight byte once: block-scaled FP8, out[m, n] (BF16) = sum over 128-blocks kb of
-// a_scale[kb][row] * w_scale[n / 128][kb] * (a_q[row, block] . w_q[n, block]); and BF16, out = a . weight^T
-// (BF16 or F32 out). Any n; rows of 16-byte multiples (partial scale blocks included).
+// GEMMs for decode-sized row counts (up to 8 rows per weight) on the tensor cores with the weights as the
+// 16-row operand, reading each weight byte once: block-scaled FP8,
+//   out[r, n] = sum over 128-blocks kb of a_scale[kb][a_row] * w_scale[n / 128][kb] * (a_q[a_row, kb] . w_q[n, kb]),
+// or BF16, out[r, n] = a[a_row] . weight[n]; output BF16 or F32. One launch can run
+//   - one projection, or two projections of the same rows side by side (q_proj and kv_a_proj_with_mqa);
+//   - a gated pair: out = silu(a . gate^T) * (a . up^T) (an MLP's first half, no intermediate tensors);
+//   - either of those per routed expert: grouped by expert (moe_sort's order), each expert's rows against that
+//     expert's weights, found through device tables of addresses.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
-#include "core/dtype.h"
-
 namespace dsinfer::cuda {
 
-constexpr int64_t kSkinnyMaxRows = 8;  // the mma's n: token rows per call
+constexpr int64_t kSkinnyMaxRows = 8;  // the mma's n: rows per pass over the weights (more rows: more passes)
 
-// a [m, k] e4m3, a_scales[kb * a_scales_stride + row]; weight [n, k] e4m3,
-// weight_scales[(col / 128) * weight_scales_row_length + kb]; out [m, n] BF16.
-void gemm_fp8_blockwise_skinny(const void* a, const float* a_scales, int64_t a_scales_stride, const void* weight,
-                               const float* weight_scales, int64_t weight_scales_row_length, void* out, int64_t m,
-                               int64_t n, int64_t k, cudaStream_t stream);
+struct SkinnyProjection {
+  const void* weight;                 // [n, k] e4m3 or BF16 (null when weight_experts is given)
+  const float* scales;                // e4m3: [ceil(n / 128), scale_row_length]
+  const void* const* weight_experts;  // grouped: expert e's weight at weight_experts[e] (device table)
+  const float* const* scale_experts;  // grouped e4m3: expert e's scales
+  int64_t scale_row_length;           // floats per scale row (>= ceil(k / 128))
+  int64_t n;
+  void* out;                          // [rows, n]
+  bool out_f32;                       // F32 output, else BF16
+};
 
-// a [m, k] BF16, weight [n, k] BF16, out [m, n] BF16 or F32 (out_dtype); k % 8 == 0.
-void gemm_bf16_skinny(const void* a, const void* weight, void* out, DType out_dtype, int64_t m, int64_t n, int64_t k,
-                      cudaStream_t stream);
+struct SkinnyGemmParams {
+  const void* a;                // [a_rows, k] e4m3 or BF16
+  const float* a_scales;        // e4m3: a_scales[kb * a_scales_stride + a_row]
+  int64_t a_scales_stride;
+  int64_t k;
+  // Plain: rows [0, rows) of A, written to the same rows of the output (rows <= kSkinnyMaxRows).
+  // Grouped (expert_offsets set): CTA row y takes expert active_experts[y] (if y < active_experts[experts]);
+  // its sorted rows r in [expert_offsets[e], expert_offsets[e + 1]) read A row a_row_slots[r] / a_row_divisor
+  // (or r when a_row_slots is null) and write output row r.
+  int64_t rows;
+  const int32_t* expert_offsets;  // [experts + 1]
+  const int32_t* active_experts;  // [experts + 1]: experts with rows, in order, then their count
+  int experts;
+  const int32_t* a_row_slots;
+  int a_row_divisor;
+  SkinnyProjection projections[2];
+  int projection_count;  // 1 or 2 (2 projections: their CTAs side by side; same k)
+  bool gated;            // projections = (gate, up) with one n: out of projections[0] = silu(gate) * up
+};
+
+// fp8: A and the weights are e4m3 (k a multiple of 16), else BF16 (k a multiple of 8).
+void skinny_gemm(const SkinnyGemmParams& params, bool fp8, cudaStream_t stream);
 
 }  // namespace dsinfer::cuda

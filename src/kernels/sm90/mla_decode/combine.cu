@@ -1,6 +1,8 @@
 // Split-KV combine: for each (sequence, head) with more than one active split, out = sum_s w_s O_s / sum_s w_s
-// with w_s = 2^(lse_s - max lse) (base-2 log-sum-exp merge, as FlashMLA's combine does).
+// with w_s = 2^(lse_s - max lse) (base-2 log-sum-exp merge, as FlashMLA's combine does). One CTA per
+// (sequence, head, 128 latent columns), so a batch-1 step spreads over heads * latent / 128 CTAs.
 #include "kernels/common/cuda_check.h"
+#include "kernels/common/device_math.cuh"
 #include "kernels/sm90/mla_decode/config.h"
 #include "kernels/sm90/mla_decode/launch.h"
 
@@ -10,8 +12,10 @@ namespace {
 
 constexpr int kCombineThreads = 128;
 
+template <typename Out>
 __global__ void __launch_bounds__(kCombineThreads) mla_decode_combine_kernel(const MlaDecodeParams params) {
   const int sequence = blockIdx.x, head = blockIdx.y;
+  const int column = blockIdx.z * kCombineThreads + threadIdx.x;
   const MlaSplit range = mla_split_range(params.seq_lens[sequence], params.page_size, params.num_splits, 0);
   const int splits = range.active_splits;
   if (splits <= 1) return;  // written directly by the decode kernel
@@ -24,20 +28,20 @@ __global__ void __launch_bounds__(kCombineThreads) mla_decode_combine_kernel(con
   for (int s = threadIdx.x; s < splits; s += kCombineThreads)
     weights[s] = exp2f(params.partial_lse[first_part + s * params.num_heads] - max_lse) / weight_sum;
   __syncthreads();
-  __nv_bfloat16* out = params.out + (static_cast<int64_t>(sequence) * params.num_heads + head) * params.latent_dim;
-  for (int d = threadIdx.x; d < params.latent_dim; d += kCombineThreads) {
-    float accumulated = 0.0f;
-    for (int s = 0; s < splits; ++s)
-      accumulated += weights[s] * params.partial_out[(first_part + s * params.num_heads) * params.latent_dim + d];
-    out[d] = __float2bfloat16_rn(accumulated);
-  }
+  if (column >= params.latent_dim) return;
+  float accumulated = 0.0f;
+  for (int s = 0; s < splits; ++s)
+    accumulated += weights[s] * params.partial_out[(first_part + s * params.num_heads) * params.latent_dim + column];
+  Out* out = static_cast<Out*>(params.out) + (static_cast<int64_t>(sequence) * params.num_heads + head) * params.latent_dim;
+  store_float(out + column, accumulated);
 }
 
 }  // namespace
 
 void launch_combine(const MlaDecodeParams& params, cudaStream_t stream) {
-  dim3 grid(params.batch, params.num_heads);
-  mla_decode_combine_kernel<<<grid, kCombineThreads, 0, stream>>>(params);
+  dim3 grid(params.batch, params.num_heads, (params.latent_dim + kCombineThreads - 1) / kCombineThreads);
+  if (params.f32) mla_decode_combine_kernel<float><<<grid, kCombineThreads, 0, stream>>>(params);
+  else mla_decode_combine_kernel<__nv_bfloat16><<<grid, kCombineThreads, 0, stream>>>(params);
   DSINFER_CUDA_CHECK_LAUNCH("mla_decode_combine_kernel");
 }
 

@@ -1,6 +1,6 @@
-// MLA decode for any latent / rope width (up to 1024 values per cached token) and any page size: one warp
-// per (head, split, sequence) walks its tokens one at a time with an online softmax. CUDA cores only; it
-// serves the small test models and shapes the tiled kernel does not cover.
+// MLA decode for any latent / rope width (up to 1024 values per cached token), any page size, BF16 or F32:
+// one warp per (head, split, sequence) walks its tokens one at a time with an online softmax. CUDA cores
+// only; it serves the small test models, shapes the tiled kernel does not cover and the F32-activation mode.
 #include "core/error.h"
 #include "kernels/common/cuda_check.h"
 #include "kernels/common/device_math.cuh"
@@ -13,6 +13,8 @@ namespace {
 constexpr int kMaxValuesPerLane = 32;  // 1024 values per cached token
 constexpr int kMaxLatentPerLane = 16;  // 512 latent values
 
+// Element: the dtype of q_latent, q_rope, the cache and out.
+template <typename Element>
 __global__ void __launch_bounds__(32) mla_decode_generic_kernel(const MlaDecodeParams params) {
   const int head = blockIdx.x, split = blockIdx.y, sequence = blockIdx.z, lane = threadIdx.x;
   const int seq_len = params.seq_lens[sequence];
@@ -20,6 +22,9 @@ __global__ void __launch_bounds__(32) mla_decode_generic_kernel(const MlaDecodeP
   if (split >= range.active_splits) return;
   const int width = params.latent_dim + params.rope_dim;
   const int32_t* pages = params.page_table + static_cast<int64_t>(sequence) * params.page_table_stride;
+  const auto* q_latent = static_cast<const Element*>(params.q_latent);
+  const auto* q_rope = static_cast<const Element*>(params.q_rope);
+  const auto* kv_cache = static_cast<const Element*>(params.kv_cache);
 
   float q[kMaxValuesPerLane];
 #pragma unroll
@@ -27,11 +32,10 @@ __global__ void __launch_bounds__(32) mla_decode_generic_kernel(const MlaDecodeP
     int d = i * 32 + lane;
     float value = 0.0f;
     if (d < params.latent_dim) {
-      value = __bfloat162float(params.q_latent[sequence * params.q_latent_batch_stride +
-                                               head * params.q_latent_head_stride + d]);
+      value = to_float(q_latent[sequence * params.q_latent_batch_stride + head * params.q_latent_head_stride + d]);
     } else if (d < width) {
-      value = __bfloat162float(
-          params.q_rope[sequence * params.q_rope_batch_stride + head * params.q_rope_head_stride + d - params.latent_dim]);
+      value = to_float(
+          q_rope[sequence * params.q_rope_batch_stride + head * params.q_rope_head_stride + d - params.latent_dim]);
     }
     q[i] = value;
   }
@@ -45,15 +49,14 @@ __global__ void __launch_bounds__(32) mla_decode_generic_kernel(const MlaDecodeP
   int first_token = range.begin_page * params.page_size;
   int end_token = min(range.end_page * params.page_size, seq_len);
   for (int token = first_token; token < end_token; ++token) {
-    const __nv_bfloat16* row =
-        params.kv_cache + (static_cast<int64_t>(pages[token / params.page_size]) * params.page_size +
-                           token % params.page_size) * width;
+    const Element* row = kv_cache + (static_cast<int64_t>(pages[token / params.page_size]) * params.page_size +
+                                     token % params.page_size) * width;
     float values[kMaxValuesPerLane];
     float dot = 0.0f;
 #pragma unroll
     for (int i = 0; i < kMaxValuesPerLane; ++i) {
       int d = i * 32 + lane;
-      values[i] = d < width ? __bfloat162float(row[d]) : 0.0f;
+      values[i] = d < width ? to_float(row[d]) : 0.0f;
       dot += q[i] * values[i];
     }
     float score = warp_sum(dot) * scale_log2;
@@ -68,11 +71,12 @@ __global__ void __launch_bounds__(32) mla_decode_generic_kernel(const MlaDecodeP
 
   float inverse_sum = running_sum > 0.0f ? 1.0f / running_sum : 0.0f;
   if (range.active_splits == 1) {
-    __nv_bfloat16* out = params.out + (static_cast<int64_t>(sequence) * params.num_heads + head) * params.latent_dim;
+    Element* out =
+        static_cast<Element*>(params.out) + (static_cast<int64_t>(sequence) * params.num_heads + head) * params.latent_dim;
 #pragma unroll
     for (int i = 0; i < kMaxLatentPerLane; ++i) {
       int d = i * 32 + lane;
-      if (d < params.latent_dim) out[d] = __float2bfloat16_rn(output[i] * inverse_sum);
+      if (d < params.latent_dim) store_float(out + d, output[i] * inverse_sum);
     }
   } else {
     int64_t part = (static_cast<int64_t>(sequence) * params.num_splits + split) * params.num_heads + head;
@@ -93,7 +97,8 @@ void launch_generic(const MlaDecodeParams& params, cudaStream_t stream) {
                 "MLA decode: latent ", params.latent_dim, " + rope ", params.rope_dim, " values per token exceed the ",
                 32 * kMaxValuesPerLane, " the generic kernel supports");
   dim3 grid(params.num_heads, params.num_splits, params.batch);
-  mla_decode_generic_kernel<<<grid, 32, 0, stream>>>(params);
+  if (params.f32) mla_decode_generic_kernel<float><<<grid, 32, 0, stream>>>(params);
+  else mla_decode_generic_kernel<__nv_bfloat16><<<grid, 32, 0, stream>>>(params);
   DSINFER_CUDA_CHECK_LAUNCH("mla_decode_generic_kernel");
 }
 

@@ -25,7 +25,7 @@ int64_t mla_decode_workspace_floats(int batch, int num_heads, int latent_dim, in
 }
 
 bool mla_decode_uses_tiled_kernel(const MlaDecodeParams& params) {
-  return params.latent_dim == mla_decode::kLatentDim && params.rope_dim == mla_decode::kRopeDim &&
+  return !params.f32 && params.latent_dim == mla_decode::kLatentDim && params.rope_dim == mla_decode::kRopeDim &&
          params.page_size == mla_decode::kPageSize && params.q_latent_head_stride % 8 == 0 &&
          params.q_latent_batch_stride % 8 == 0 && params.q_rope_head_stride % 8 == 0 &&
          params.q_rope_batch_stride % 8 == 0 && aligned_16(params.q_latent) && aligned_16(params.q_rope) &&

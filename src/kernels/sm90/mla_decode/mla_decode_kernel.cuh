@@ -55,6 +55,8 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_tiled_kernel(const Mla
   if (split >= range.active_splits) return;
   const int32_t* pages = params.page_table + static_cast<int64_t>(sequence) * params.page_table_stride;
 
+  const auto* q_latent = static_cast<const __nv_bfloat16*>(params.q_latent);
+  const auto* q_rope = static_cast<const __nv_bfloat16*>(params.q_rope);
   // Q: rows are heads; latent chunks 0..63 from q_latent, rope chunks 64..71 from q_rope; missing heads zero.
   for (int index = thread; index < kHeadsPerBlock * kChunksPerRow; index += kThreads) {
     int row = index / kChunksPerRow, chunk = index % kChunksPerRow;
@@ -63,16 +65,16 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_tiled_kernel(const Mla
     int clamped_head = valid ? head : 0;
     const __nv_bfloat16* source =
         chunk < kLatentChunks
-            ? params.q_latent + sequence * params.q_latent_batch_stride + clamped_head * params.q_latent_head_stride +
-                  chunk * 8
-            : params.q_rope + sequence * params.q_rope_batch_stride + clamped_head * params.q_rope_head_stride +
+            ? q_latent + sequence * params.q_latent_batch_stride + clamped_head * params.q_latent_head_stride + chunk * 8
+            : q_rope + sequence * params.q_rope_batch_stride + clamped_head * params.q_rope_head_stride +
                   (chunk - kLatentChunks) * 8;
     cp_async_16(shared_address(shared_q + swizzled_offset(row, chunk)), source, valid ? 16 : 0);
   }
   // One page of K into a buffer; rows past the sequence end are zero-filled (their scores are masked, and
   // zero V rows keep stale cache bytes, possibly NaN patterns, out of P V).
   auto load_page = [&](int page_index, int buffer) {
-    const __nv_bfloat16* page = params.kv_cache + static_cast<int64_t>(pages[page_index]) * kPageSize * kHeadDim;
+    const __nv_bfloat16* page =
+        static_cast<const __nv_bfloat16*>(params.kv_cache) + static_cast<int64_t>(pages[page_index]) * kPageSize * kHeadDim;
     uint8_t* destination = shared_k + buffer * kPageSize * kRowBytes;
     int tokens_in_page = seq_len - page_index * kPageSize;
 #pragma unroll 6
@@ -239,7 +241,8 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_tiled_kernel(const Mla
     int head = first_head + warp_row + quad_row + 8 * half;
     if (head >= params.num_heads) continue;
     if (direct) {
-      __nv_bfloat16* row = params.out + (static_cast<int64_t>(sequence) * params.num_heads + head) * kLatentDim;
+      __nv_bfloat16* row =
+          static_cast<__nv_bfloat16*>(params.out) + (static_cast<int64_t>(sequence) * params.num_heads + head) * kLatentDim;
 #pragma unroll
       for (int tile = 0; tile < kOutputTiles; ++tile) {
         *reinterpret_cast<uint32_t*>(row + first_column + tile * 8 + quad_column) =

@@ -1,5 +1,6 @@
 // Parameters of the absorbed MLA decode (one query token per sequence, s_q = 1) over a paged latent cache,
-// shared by the tiled kernel (576 = 512 + 64, page 64), the generic kernel (any sizes) and the combine.
+// shared by the tiled kernel (576 = 512 + 64, page 64, BF16), the generic kernel (any sizes, BF16 or F32)
+// and the combine.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -9,17 +10,18 @@
 namespace dsinfer::cuda {
 
 struct MlaDecodeParams {
-  const __nv_bfloat16* q_latent;  // [batch, num_heads, latent_dim]: q_nope folded through W_UK
-  const __nv_bfloat16* q_rope;    // [batch, num_heads, rope_dim]: rotated q_pe
+  const void* q_latent;           // [batch, num_heads, latent_dim]: q_nope folded through W_UK
+  const void* q_rope;             // [batch, num_heads, rope_dim]: rotated q_pe
   int64_t q_latent_batch_stride;  // elements between consecutive sequences' rows
   int64_t q_latent_head_stride;   // elements between consecutive heads (>= latent_dim)
   int64_t q_rope_batch_stride;
   int64_t q_rope_head_stride;
-  const __nv_bfloat16* kv_cache;  // one layer: [num_pages, page_size, latent_dim + rope_dim]
+  const void* kv_cache;           // one layer: [num_pages, page_size, latent_dim + rope_dim]
   const int32_t* page_table;      // [batch, page_table_stride]: page ids in position order
   int page_table_stride;
   const int32_t* seq_lens;        // [batch]: tokens in the cache, the current one included
-  __nv_bfloat16* out;             // [batch, num_heads, latent_dim] (contiguous): softmax(q k^T) v in latent space
+  void* out;                      // [batch, num_heads, latent_dim] (contiguous): softmax(q k^T) v in latent space
+  bool f32;                       // q_latent, q_rope, kv_cache and out are F32 (generic kernel only), else BF16
   float* partial_out;             // [batch, num_splits, num_heads, latent_dim]: per-split normalised outputs
   float* partial_lse;             // [batch, num_splits, num_heads]: per-split log2-sum-exp2 of scaled scores
   int batch;

@@ -12,26 +12,29 @@
 namespace dsinfer::cuda {
 
 struct MlaPrefillParams {
-  const __nv_bfloat16* q;          // [rows, heads, nope + rope]
+  const void* q;                   // [rows, heads, nope + rope]
   const int32_t* query_start;      // [sequences + 1]
   const int32_t* kv_length;        // [sequences]
-  const __nv_bfloat16* expanded;   // [sequences * kv_stride, heads, nope + v]: row s * kv_stride + j = key j of s
-  const __nv_bfloat16* rope_keys;  // [sequences * kv_stride, rope]
+  const void* expanded;            // [sequences * kv_stride, heads, nope + v]: row s * kv_stride + j = key j of s
+  const void* rope_keys;           // [sequences * kv_stride, rope]
   int kv_stride;                   // rows reserved per sequence (>= its kv_length)
-  __nv_bfloat16* out;              // [rows, heads, v]
+  void* out;                       // [rows, heads, v]
+  bool f32;                        // q, expanded, rope_keys and out are F32 (generic kernel only), else BF16
   int sequences, heads, nope_dim, rope_dim, v_dim;
   int max_query_length;
   float softmax_scale;
 };
 
-// Tensor-core kernel for DeepSeek's 128 + 64 / 128 head dims, a CUDA-core kernel for any other sizes.
+// Tensor-core kernel for DeepSeek's 128 + 64 / 128 head dims in BF16, a CUDA-core kernel for any other sizes
+// and for F32.
 void run_mla_prefill(const MlaPrefillParams& params, cudaStream_t stream);
 bool mla_prefill_uses_tiled_kernel(const MlaPrefillParams& params);
 
 // Gathers each sequence's cache entries into contiguous rows: latents [sequences * kv_stride, latent] and
-// rope keys [sequences * kv_stride, rope]; rows past a sequence's length are zero.
-void gather_mla_latents(const __nv_bfloat16* kv_cache, int page_size, const int32_t* page_table, int page_table_stride,
-                        const int32_t* kv_length, int sequences, int kv_stride, int latent_dim, int rope_dim,
-                        __nv_bfloat16* latents, __nv_bfloat16* rope_keys, cudaStream_t stream);
+// rope keys [sequences * kv_stride, rope]; rows past a sequence's length are zero. Cache and outputs are all
+// BF16, or all F32 (f32).
+void gather_mla_latents(const void* kv_cache, bool f32, int page_size, const int32_t* page_table,
+                        int page_table_stride, const int32_t* kv_length, int sequences, int kv_stride, int latent_dim,
+                        int rope_dim, void* latents, void* rope_keys, cudaStream_t stream);
 
 }  // namespace dsinfer::cuda

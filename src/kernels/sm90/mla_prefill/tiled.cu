@@ -47,9 +47,12 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_tiled_kernel(const MlaPr
     int row = index / kQkChunks, chunk = index % kQkChunks, query = first_query + row;
     bool valid = query < new_tokens;
     const __nv_bfloat16* source =
-        params.q + ((static_cast<int64_t>(first_row) + (valid ? query : 0)) * heads + head) * kQk + chunk * 8;
+        static_cast<const __nv_bfloat16*>(params.q) +
+        ((static_cast<int64_t>(first_row) + (valid ? query : 0)) * heads + head) * kQk + chunk * 8;
     cp_async_16(shared_address(shared_q + swizzled(row, chunk, kQkRowBytes)), source, valid ? 16 : 0);
   }
+  const auto* expanded = static_cast<const __nv_bfloat16*>(params.expanded);
+  const auto* rope_keys = static_cast<const __nv_bfloat16*>(params.rope_keys);
   auto load_tile = [&](int tile, int buffer) {
     uint8_t* keys = shared_k + buffer * kKBytes;
     uint8_t* values = shared_v + buffer * kVBytes;
@@ -58,10 +61,10 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_tiled_kernel(const MlaPr
       int key = tile * kKeys + row;
       bool valid = key < length;
       int64_t key_row = kv_base + (valid ? key : 0);
-      const __nv_bfloat16* head_row = params.expanded + key_row * expanded_row + head * (kNope + kValue);
+      const __nv_bfloat16* head_row = expanded + key_row * expanded_row + head * (kNope + kValue);
       if (chunk < kQkChunks) {
         const __nv_bfloat16* source = chunk < kNopeChunks ? head_row + chunk * 8
-                                                          : params.rope_keys + key_row * kRope + (chunk - kNopeChunks) * 8;
+                                                          : rope_keys + key_row * kRope + (chunk - kNopeChunks) * 8;
         cp_async_16(shared_address(keys + swizzled(row, chunk, kQkRowBytes)), source, valid ? 16 : 0);
       } else {
         int value_chunk = chunk - kQkChunks;
@@ -167,7 +170,8 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_tiled_kernel(const MlaPr
     int query = first_query + warp * 16 + lane / 4 + 8 * half;
     if (query >= new_tokens) continue;
     float inverse = 1.0f / running_sum[half];
-    __nv_bfloat16* out = params.out + ((static_cast<int64_t>(first_row) + query) * heads + head) * kValue;
+    __nv_bfloat16* out =
+        static_cast<__nv_bfloat16*>(params.out) + ((static_cast<int64_t>(first_row) + query) * heads + head) * kValue;
 #pragma unroll
     for (int t = 0; t < kValue / 8; ++t)
       *reinterpret_cast<uint32_t*>(out + t * 8 + 2 * (lane % 4)) =
@@ -178,7 +182,7 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_tiled_kernel(const MlaPr
 }  // namespace
 
 bool supports_tiled(const MlaPrefillParams& params) {
-  return params.nope_dim == kNope && params.rope_dim == kRope && params.v_dim == kValue;
+  return !params.f32 && params.nope_dim == kNope && params.rope_dim == kRope && params.v_dim == kValue;
 }
 
 void launch_tiled(const MlaPrefillParams& params, cudaStream_t stream) {

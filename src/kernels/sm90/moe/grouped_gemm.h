@@ -44,4 +44,9 @@ constexpr int kGroupedRowsPerTile = 32;
 // fp8: A and weights are e4m3 (with scales); else BF16. k * element size must be a multiple of 16 bytes.
 void grouped_gemm(const GroupedGemmParams& params, bool fp8, bool gated, cudaStream_t stream);
 
+// The FP8 form on the CUDA cores with float32 sums (grouped_gemm_f32.cu), for the F32-activation mode: the
+// tensor cores' FP8 accumulator keeps about 13 mantissa bits, enough to move W8A8's e4m3 roundings
+// downstream. Any n and k; slow (one thread per output element).
+void grouped_gemm_fp8_f32(const GroupedGemmParams& params, bool gated, cudaStream_t stream);
+
 }  // namespace dsinfer::cuda

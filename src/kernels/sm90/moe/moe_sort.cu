@@ -15,7 +15,8 @@ constexpr int kMaxExperts = 1024;
 // One CTA: count per expert in shared memory, scan, then scatter with per-expert cursors.
 __global__ void __launch_bounds__(kSortThreads)
     moe_sort_kernel(const int32_t* topk_ids, int64_t assignments, int experts, int rows_per_tile,
-                    int32_t* expert_offsets, int32_t* tile_offsets, int32_t* sorted_slots, int32_t* slot_positions) {
+                    int32_t* expert_offsets, int32_t* tile_offsets, int32_t* active_experts, int32_t* sorted_slots,
+                    int32_t* slot_positions) {
   __shared__ int32_t counts[kMaxExperts];
   __shared__ int32_t cursors[kMaxExperts];
   for (int e = threadIdx.x; e < experts; e += kSortThreads) counts[e] = 0;
@@ -26,16 +27,18 @@ __global__ void __launch_bounds__(kSortThreads)
   }
   __syncthreads();
   if (threadIdx.x == 0) {
-    int32_t rows = 0, tiles = 0;
+    int32_t rows = 0, tiles = 0, active = 0;
     for (int e = 0; e < experts; ++e) {
       expert_offsets[e] = rows;
       tile_offsets[e] = tiles;
       cursors[e] = rows;
+      if (counts[e] > 0) active_experts[active++] = e;
       rows += counts[e];
       tiles += (counts[e] + rows_per_tile - 1) / rows_per_tile;
     }
     expert_offsets[experts] = rows;
     tile_offsets[experts] = tiles;
+    active_experts[experts] = active;
   }
   __syncthreads();
   for (int64_t i = threadIdx.x; i < assignments; i += kSortThreads) {
@@ -49,40 +52,66 @@ __global__ void __launch_bounds__(kSortThreads)
   }
 }
 
+// One thread per output column, kCombineThreads columns per CTA and one row of CTAs per token: a decode step
+// (one token) still spreads over hidden / 256 CTAs instead of looping in one.
 constexpr int kCombineThreads = 256;
 
+template <typename Row, typename Out>
 __global__ void __launch_bounds__(kCombineThreads)
-    moe_combine_kernel(const __nv_bfloat16* expert_rows, const int32_t* slot_positions, const float* weights, int top_k,
-                       int64_t hidden, __nv_bfloat16* output) {
+    moe_combine_kernel(const Row* __restrict__ expert_rows, const int32_t* __restrict__ slot_positions,
+                       const float* __restrict__ weights, int top_k, int64_t hidden, Out* __restrict__ output) {
   const int64_t token = blockIdx.x;
-  for (int64_t column = threadIdx.x; column < hidden; column += kCombineThreads) {
-    float sum = __bfloat162float(output[token * hidden + column]);
-    for (int j = 0; j < top_k; ++j) {
-      int32_t position = slot_positions[token * top_k + j];
-      if (position >= 0)
-        sum += weights[token * top_k + j] * __bfloat162float(expert_rows[static_cast<int64_t>(position) * hidden + column]);
-    }
-    output[token * hidden + column] = __float2bfloat16_rn(sum);
+  const int64_t column = static_cast<int64_t>(blockIdx.y) * kCombineThreads + threadIdx.x;
+  if (column >= hidden) return;
+  float sum = static_cast<float>(output[token * hidden + column]);
+  for (int j = 0; j < top_k; ++j) {
+    const int32_t position = slot_positions[token * top_k + j];
+    if (position >= 0)
+      sum += weights[token * top_k + j] * static_cast<float>(expert_rows[static_cast<int64_t>(position) * hidden + column]);
   }
+  if constexpr (sizeof(Out) == 4) output[token * hidden + column] = sum;
+  else output[token * hidden + column] = __float2bfloat16_rn(sum);
+}
+
+template <typename Row, typename Out>
+void launch_combine(const void* expert_rows, const int32_t* slot_positions, const float* weights, int64_t tokens,
+                    int top_k, int64_t hidden, void* output, cudaStream_t stream) {
+  dim3 grid(static_cast<unsigned>(tokens), static_cast<unsigned>((hidden + kCombineThreads - 1) / kCombineThreads));
+  moe_combine_kernel<Row, Out><<<grid, kCombineThreads, 0, stream>>>(
+      static_cast<const Row*>(expert_rows), slot_positions, weights, top_k, hidden, static_cast<Out*>(output));
+  DSINFER_CUDA_CHECK_LAUNCH("moe_combine_kernel");
 }
 
 }  // namespace
 
 void moe_sort(const int32_t* topk_ids, int64_t assignments, int experts, int rows_per_tile, int32_t* expert_offsets,
-              int32_t* tile_offsets, int32_t* sorted_slots, int32_t* slot_positions, cudaStream_t stream) {
+              int32_t* tile_offsets, int32_t* active_experts, int32_t* sorted_slots, int32_t* slot_positions,
+              cudaStream_t stream) {
   DSINFER_CHECK(experts > 0 && experts <= kMaxExperts, "MoE sort: ", experts, " experts (at most ", kMaxExperts, ")");
   moe_sort_kernel<<<1, kSortThreads, 0, stream>>>(topk_ids, assignments, experts, rows_per_tile, expert_offsets,
-                                                  tile_offsets, sorted_slots, slot_positions);
+                                                  tile_offsets, active_experts, sorted_slots, slot_positions);
   DSINFER_CUDA_CHECK_LAUNCH("moe_sort_kernel");
 }
 
-void moe_combine(const void* expert_rows, const int32_t* slot_positions, const float* weights, int64_t tokens,
-                 int top_k, int64_t hidden, void* output, cudaStream_t stream) {
+void moe_combine(const void* expert_rows, DType rows_dtype, const int32_t* slot_positions, const float* weights,
+                 int64_t tokens, int top_k, int64_t hidden, void* output, DType output_dtype, cudaStream_t stream) {
+  DSINFER_CHECK((rows_dtype == DType::kBF16 || rows_dtype == DType::kF32) &&
+                    (output_dtype == DType::kBF16 || output_dtype == DType::kF32),
+                "MoE combine: rows ", dtype_name(rows_dtype), " and output ", dtype_name(output_dtype),
+                " must be BF16 or F32");
+  DSINFER_CHECK(hidden <= 65535 * kCombineThreads, "MoE combine: hidden size ", hidden, " exceeds one launch");
   if (tokens == 0) return;
-  moe_combine_kernel<<<static_cast<unsigned>(tokens), kCombineThreads, 0, stream>>>(
-      static_cast<const __nv_bfloat16*>(expert_rows), slot_positions, weights, top_k, hidden,
-      static_cast<__nv_bfloat16*>(output));
-  DSINFER_CUDA_CHECK_LAUNCH("moe_combine_kernel");
+  const bool f32_rows = rows_dtype == DType::kF32, f32_output = output_dtype == DType::kF32;
+  if (f32_rows && f32_output) {
+    launch_combine<float, float>(expert_rows, slot_positions, weights, tokens, top_k, hidden, output, stream);
+  } else if (f32_rows) {
+    launch_combine<float, __nv_bfloat16>(expert_rows, slot_positions, weights, tokens, top_k, hidden, output, stream);
+  } else if (f32_output) {
+    launch_combine<__nv_bfloat16, float>(expert_rows, slot_positions, weights, tokens, top_k, hidden, output, stream);
+  } else {
+    launch_combine<__nv_bfloat16, __nv_bfloat16>(expert_rows, slot_positions, weights, tokens, top_k, hidden, output,
+                                                 stream);
+  }
 }
 
 }  // namespace dsinfer::cuda
