@@ -205,6 +205,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       for (GeneratedToken& token : update.prompt_logprobs) choice.prompt_logprobs.push_back(std::move(token));
     }
+    if (update.tokens.empty() && !finished) return;  // only prompt logprobs: they go out with the echo or the end
     if (spec_.stream && spec_.echo && !choice.echoed && !client_gone_ && (!update.tokens.empty() || completed)) echo_prompt(choice);
     // The EOS / stop token that ended the output is not part of the text, so it gets no logprob entry.
     if (update.matched_stop_token && !update.tokens.empty() && update.tokens.back().token_id == *update.matched_stop_token)

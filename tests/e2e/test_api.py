@@ -56,6 +56,15 @@ def test_echo_with_logprobs_scores_the_prompt_too(client, server):
     streamed = [value for chunk in chunks if chunk.choices[0].logprobs for value in chunk.choices[0].logprobs.token_logprobs]
     assert streamed[0] is None and streamed[1:] == pytest.approx(logprobs.token_logprobs[1:], abs=1e-4)
 
+    # A prompt scored over several steps (256 tokens each) still streams as one echo chunk first.
+    long_prompt = "word " * 300
+    chunks = list(client.completions.create(model="dsv3-tiny-fullvocab", prompt=long_prompt, max_tokens=2, echo=True,
+                                            logprobs=0, stream=True))
+    assert chunks[0].choices[0].text == long_prompt
+    assert len(chunks[0].choices[0].logprobs.tokens) == server.request("POST", "/v1/tokenize", {"prompt": long_prompt})[1]["count"]
+    assert sum(len(chunk.choices[0].logprobs.tokens) for chunk in chunks if chunk.choices[0].logprobs) == \
+        len(chunks[0].choices[0].logprobs.tokens) + 2
+
     # SGLang's /generate: input_token_logprobs from logprob_start_len.
     status, result = server.request("POST", "/generate", {
         "input_ids": ids, "return_logprob": True, "logprob_start_len": 2, "top_logprobs_num": 1,
