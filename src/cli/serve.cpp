@@ -31,6 +31,9 @@ int run_serve(int argc, char** argv) {
   app.add_option("--max-running-requests", options.max_running_requests, "requests in the running batch at once (256)");
   app.add_option("--max-batch-tokens", options.max_batch_tokens, "tokens in one forward (8192)");
   app.add_flag("--disable-radix-cache", options.disable_radix_cache, "no prefix sharing between requests");
+  app.add_option("--cuda-graph-max-bs", options.cuda_graph_max_batch_size,
+                 "--device cuda: decode batches up to this size replay CUDA graphs (160)");
+  app.add_flag("--disable-cuda-graph", options.disable_cuda_graph, "--device cuda: run every decode step eagerly");
   app.add_option("--host", options.host, "address to listen on (127.0.0.1)");
   app.add_option("--port", options.port, "port (30000; 0: any free port)");
   app.add_option("--api-key", options.api_key, "require \"Authorization: Bearer KEY\" on every route but /health");

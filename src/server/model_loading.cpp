@@ -82,6 +82,9 @@ LoadedModel load_model(const ServerOptions& options) {
   runner_options.page_size = options.page_size;
   runner_options.kv_cache_bytes = loaded.kv_cache_bytes;
   runner_options.max_batch_tokens = options.max_batch_tokens;
+  DSINFER_CHECK(options.cuda_graph_max_batch_size >= 0, "--cuda-graph-max-bs must be >= 0, got ",
+                options.cuda_graph_max_batch_size);
+  runner_options.cuda_graph_max_batch_size = options.disable_cuda_graph ? 0 : options.cuda_graph_max_batch_size;
   loaded.backend = std::make_unique<ModelRunnerBackend>(ModelRunner::create(runner_options), options.max_batch_tokens,
                                                         /*sample_on_device=*/options.device != Device::kCpu);
   return loaded;

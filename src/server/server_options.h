@@ -29,6 +29,8 @@ struct ServerOptions {
   int max_running_requests = 256;     // --max-running-requests
   int max_batch_tokens = 8192;        // --max-batch-tokens: tokens in one forward (the model's workspace)
   bool disable_radix_cache = false;   // --disable-radix-cache
+  int cuda_graph_max_batch_size = 160;  // --cuda-graph-max-bs: decode batches up to this replay CUDA graphs
+  bool disable_cuda_graph = false;      // --disable-cuda-graph: every decode step runs eagerly
 
   // HTTP.
   std::string host = "127.0.0.1";  // --host
