@@ -101,6 +101,15 @@ DevicePool& device_pool() {
 const cudaDeviceProp& device_properties() { return require_state().properties; }
 int multiprocessor_count() { return require_state().properties.multiProcessorCount; }
 
+// Declared in kernels/common/launch.cuh.
+bool programmatic_launch_enabled() {
+  static const bool enabled = [] {
+    const char* setting = std::getenv("DSINFER_CUDA_PDL");
+    return setting == nullptr || std::string(setting) != "0";
+  }();
+  return enabled;
+}
+
 cudaStream_t current_stream() { return stream_override != nullptr ? stream_override : require_state().compute_stream; }
 
 StreamScope::StreamScope(cudaStream_t stream) : previous_(stream_override) { stream_override = stream; }

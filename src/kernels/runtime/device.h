@@ -34,6 +34,9 @@ bool initialized();
 DevicePool& device_pool();  // throws when running with direct allocations
 const cudaDeviceProp& device_properties();
 int multiprocessor_count();
+// Whether kernels started through launch_kernel (kernels/common/launch.cuh) may overlap their predecessor
+// (programmatic dependent launch); off when the environment sets DSINFER_CUDA_PDL=0.
+bool programmatic_launch_enabled();
 
 // The stream ops run on: the compute stream made by initialize(), unless this thread set another
 // (a capture stream, say) with StreamScope.

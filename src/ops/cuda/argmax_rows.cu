@@ -1,4 +1,5 @@
 // argmax_rows on CUDA: one block per row, (value, index) reduced with ties going to the lower index.
+#include "kernels/common/launch.cuh"
 #include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
@@ -15,6 +16,8 @@ __device__ __forceinline__ bool better(float value, int64_t index, float best_va
 }
 
 __global__ void __launch_bounds__(kThreads) argmax_rows_kernel(const float* logits, int64_t vocab, int32_t* ids) {
+  dsinfer::cuda::wait_for_previous_kernel();
+  dsinfer::cuda::allow_next_kernel();
   const float* row = logits + static_cast<int64_t>(blockIdx.x) * vocab;
   float best_value = NAN;
   int64_t best_index = 0;
@@ -55,9 +58,9 @@ void argmax_rows(const Tensor& logits, Tensor& ids) {
   dsinfer::cuda::OpTimer timer("argmax_rows");
   const int64_t rows = logits.dim(0);
   if (rows == 0) return;
-  argmax_rows_kernel<<<static_cast<unsigned>(rows), kThreads, 0, dsinfer::cuda::current_stream()>>>(
-      logits.data_as<const float>(), logits.dim(1), ids.data_as<int32_t>());
-  DSINFER_CUDA_CHECK_LAUNCH("argmax_rows_kernel");
+  dsinfer::cuda::launch_kernel("argmax_rows_kernel", argmax_rows_kernel, static_cast<unsigned>(rows), kThreads, 0,
+                               dsinfer::cuda::current_stream(), logits.data_as<const float>(), logits.dim(1),
+                               ids.data_as<int32_t>());
 }
 
 }  // namespace dsinfer::ops::cuda

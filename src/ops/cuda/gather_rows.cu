@@ -1,4 +1,5 @@
 // gather_rows: the embedding lookup and the selection of rows that need logits.
+#include "kernels/common/launch.cuh"
 #include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
@@ -10,6 +11,8 @@ namespace {
 // another allocation (the host validates token ids before they get here).
 __global__ void gather_rows_kernel(const void* source, FloatKind source_kind, int64_t rows, int64_t width,
                                    const int32_t* indices, void* output, FloatKind output_kind) {
+  dsinfer::cuda::wait_for_previous_kernel();
+  dsinfer::cuda::allow_next_kernel();
   const int64_t row = blockIdx.x;
   const int32_t index = indices[row];
   const bool valid = index >= 0 && index < rows;
@@ -26,10 +29,9 @@ void gather_rows(const Tensor& source, const Tensor& indices, Tensor& output) {
   require_float_dtype("gather_rows", output);
   const int64_t count = indices.dim(0);
   if (count == 0) return;
-  gather_rows_kernel<<<static_cast<unsigned>(count), 256, 0, dsinfer::cuda::current_stream()>>>(
-      source.data(), float_kind(source), source.dim(0), source.dim(1), indices.data_as<const int32_t>(), output.data(),
-      float_kind(output));
-  DSINFER_CUDA_CHECK_LAUNCH("gather_rows_kernel");
+  dsinfer::cuda::launch_kernel("gather_rows_kernel", gather_rows_kernel, static_cast<unsigned>(count), 256, 0,
+                               dsinfer::cuda::current_stream(), source.data(), float_kind(source), source.dim(0),
+                               source.dim(1), indices.data_as<const int32_t>(), output.data(), float_kind(output));
 }
 
 }  // namespace dsinfer::ops::cuda

@@ -1,6 +1,7 @@
 // MLA cache write: entry = [rms_norm(kv_a[:latent]) * gain | rope(kv_a[latent:])] into the token's slot; with
 // quantize_latent the latent is first rounded through e4m3 per 1x128 group (scale in double), as kv_b_proj's
 // W8A8 input sees it, so absorbed decode attends to the latents the un-absorbed path expands.
+#include "kernels/common/launch.cuh"
 #include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
@@ -18,6 +19,8 @@ __global__ void __launch_bounds__(kThreads)
                            const int32_t* positions, const float* cos_sin, int64_t max_positions, const int32_t* slots,
                            int64_t total_slots, void* cache, FloatKind cache_kind) {
   extern __shared__ float latent[];  // [latent_dim]: the normed latent before it is stored
+  dsinfer::cuda::wait_for_previous_kernel();
+  dsinfer::cuda::allow_next_kernel();
   const int64_t token = blockIdx.x, width = latent_dim + rope_dim;
   const int32_t slot = slots[token], position = positions[token];
   const int64_t in = token * width;
@@ -73,11 +76,12 @@ void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsil
   const size_t shared_bytes = static_cast<size_t>(norm_weight.dim(0)) * sizeof(float);
   DSINFER_CHECK(shared_bytes <= 48 * 1024, "ops::mla_cache_write on CUDA: kv_lora_rank ", norm_weight.dim(0),
                 " exceeds the 12288 values one block holds");
-  mla_cache_write_kernel<<<static_cast<unsigned>(tokens), kThreads, shared_bytes, dsinfer::cuda::current_stream()>>>(
-      kv_a.data(), float_kind(kv_a), norm_weight.data(), float_kind(norm_weight), norm_weight.dim(0), cos_sin.dim(1),
-      static_cast<float>(epsilon), quantize_latent, positions.data_as<const int32_t>(), cos_sin.data_as<const float>(), cos_sin.dim(0),
-      slots.data_as<const int32_t>(), kv_cache.dim(0) * kv_cache.dim(1), kv_cache.data(), float_kind(kv_cache));
-  DSINFER_CUDA_CHECK_LAUNCH("mla_cache_write_kernel");
+  dsinfer::cuda::launch_kernel("mla_cache_write_kernel", mla_cache_write_kernel, static_cast<unsigned>(tokens),
+                               kThreads, shared_bytes, dsinfer::cuda::current_stream(), kv_a.data(), float_kind(kv_a),
+                               norm_weight.data(), float_kind(norm_weight), norm_weight.dim(0), cos_sin.dim(1),
+                               static_cast<float>(epsilon), quantize_latent, positions.data_as<const int32_t>(),
+                               cos_sin.data_as<const float>(), cos_sin.dim(0), slots.data_as<const int32_t>(),
+                               kv_cache.dim(0) * kv_cache.dim(1), kv_cache.data(), float_kind(kv_cache));
 }
 
 }  // namespace dsinfer::ops::cuda

@@ -1,6 +1,7 @@
 // MoE routing on CUDA: one warp per token, lane l holding experts l, l + 32, ... (up to 256 experts).
 // Same recipe as ops/moe_routing.h, in float: scores, optional group limiting (top-2 sum for sigmoid, max for
 // softmax), then top_k rounds of a warp-wide arg-max (ties: the lower expert index).
+#include "kernels/common/launch.cuh"
 #include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
@@ -36,6 +37,8 @@ __device__ __forceinline__ void warp_arg_max(float& value, int& index) {
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     moe_routing_kernel(const float* logits, const float* bias, int64_t tokens, RoutingArguments arguments,
                        int32_t* topk_ids, float* topk_weights) {
+  dsinfer::cuda::wait_for_previous_kernel();
+  dsinfer::cuda::allow_next_kernel();
   const int64_t token = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (token >= tokens) return;
@@ -171,10 +174,10 @@ void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, con
                              params.normalize_top_k,
                              static_cast<float>(params.routed_scaling_factor)};
   const float* bias = correction_bias.defined() ? correction_bias.data_as<const float>() : nullptr;
-  moe_routing_kernel<<<blocks_for(tokens, kWarpsPerBlock), kWarpsPerBlock * 32, 0, dsinfer::cuda::current_stream()>>>(
-      router_logits.data_as<const float>(), bias, tokens, arguments, topk_ids.data_as<int32_t>(),
-      topk_weights.data_as<float>());
-  DSINFER_CUDA_CHECK_LAUNCH("moe_routing_kernel");
+  dsinfer::cuda::launch_kernel("moe_routing_kernel", moe_routing_kernel, blocks_for(tokens, kWarpsPerBlock),
+                               kWarpsPerBlock * 32, 0, dsinfer::cuda::current_stream(),
+                               router_logits.data_as<const float>(), bias, tokens, arguments,
+                               topk_ids.data_as<int32_t>(), topk_weights.data_as<float>());
 }
 
 }  // namespace dsinfer::ops::cuda

@@ -1,6 +1,7 @@
 // rms_norm and the fused residual add + rms_norm. One block per row; the row stays in registers between
 // the statistics and the scaling, and the statistics are float32 (the residual sum is normalised before it
 // is rounded to the activation dtype).
+#include "kernels/common/launch.cuh"
 #include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
@@ -16,6 +17,8 @@ __global__ void __launch_bounds__(kThreads)
     rms_norm_kernel(const void* input, FloatKind input_kind, void* residual, const void* addend, FloatKind addend_kind,
                     const void* weight, FloatKind weight_kind, int64_t width, float epsilon, void* output,
                     FloatKind output_kind) {
+  dsinfer::cuda::wait_for_previous_kernel();
+  dsinfer::cuda::allow_next_kernel();
   const int64_t row_offset = static_cast<int64_t>(blockIdx.x) * width;
   float values[kValuesPerThread];
   float sum_squares = 0.0f;
@@ -61,10 +64,10 @@ void rms_norm(const Tensor& input, const Tensor& weight, double epsilon, Tensor&
   const int64_t rows = input.dim(0), width = input.dim(1);
   check_width("rms_norm", width);
   if (rows == 0) return;
-  rms_norm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, dsinfer::cuda::current_stream()>>>(
-      input.data(), float_kind(input), nullptr, nullptr, FloatKind::kF32, weight.data(), float_kind(weight), width,
-      static_cast<float>(epsilon), output.data(), float_kind(output));
-  DSINFER_CUDA_CHECK_LAUNCH("rms_norm_kernel");
+  dsinfer::cuda::launch_kernel("rms_norm_kernel", rms_norm_kernel, static_cast<unsigned>(rows), kThreads, 0,
+                               dsinfer::cuda::current_stream(), input.data(), float_kind(input), nullptr, nullptr,
+                               FloatKind::kF32, weight.data(), float_kind(weight), width, static_cast<float>(epsilon),
+                               output.data(), float_kind(output));
 }
 
 void add_rms_norm(Tensor& residual, const Tensor& addend, const Tensor& weight, double epsilon, Tensor& output) {
@@ -76,10 +79,10 @@ void add_rms_norm(Tensor& residual, const Tensor& addend, const Tensor& weight, 
   const int64_t rows = residual.dim(0), width = residual.dim(1);
   check_width("add_rms_norm", width);
   if (rows == 0) return;
-  rms_norm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, dsinfer::cuda::current_stream()>>>(
-      nullptr, float_kind(residual), residual.data(), addend.data(), float_kind(addend), weight.data(),
-      float_kind(weight), width, static_cast<float>(epsilon), output.data(), float_kind(output));
-  DSINFER_CUDA_CHECK_LAUNCH("rms_norm_kernel (add)");
+  dsinfer::cuda::launch_kernel("rms_norm_kernel (add)", rms_norm_kernel, static_cast<unsigned>(rows), kThreads, 0,
+                               dsinfer::cuda::current_stream(), nullptr, float_kind(residual), residual.data(),
+                               addend.data(), float_kind(addend), weight.data(), float_kind(weight), width,
+                               static_cast<float>(epsilon), output.data(), float_kind(output));
 }
 
 }  // namespace dsinfer::ops::cuda

@@ -1,4 +1,5 @@
 // rope on interleaved pairs, in place, and silu_and_mul.
+#include "kernels/common/launch.cuh"
 #include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
@@ -9,6 +10,8 @@ namespace {
 // One block per token; thread i rotates pair i % pairs of head i / pairs.
 __global__ void rope_kernel(void* x, FloatKind kind, int64_t heads, int64_t head_dim, int64_t rope_dim,
                             const int32_t* positions, const float* cos_sin, int64_t max_positions) {
+  dsinfer::cuda::wait_for_previous_kernel();
+  dsinfer::cuda::allow_next_kernel();
   const int64_t token = blockIdx.x, pairs = rope_dim / 2;
   const int32_t position = positions[token];
   const bool valid = position >= 0 && position < max_positions;
@@ -24,6 +27,8 @@ __global__ void rope_kernel(void* x, FloatKind kind, int64_t heads, int64_t head
 }
 
 __global__ void silu_and_mul_kernel(const void* gate, const void* up, void* output, FloatKind kind, int64_t count) {
+  dsinfer::cuda::wait_for_previous_kernel();
+  dsinfer::cuda::allow_next_kernel();
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     float g = load_as_float(gate, kind, i), u = load_as_float(up, kind, i);
@@ -38,10 +43,10 @@ void rope(Tensor& x, const Tensor& positions, const Tensor& cos_sin) {
   require_dtype("rope", cos_sin, DType::kF32);
   const int64_t tokens = x.dim(0);
   if (tokens == 0) return;
-  rope_kernel<<<static_cast<unsigned>(tokens), 256, 0, dsinfer::cuda::current_stream()>>>(
-      x.data(), float_kind(x), x.dim(1), x.dim(2), cos_sin.dim(1), positions.data_as<const int32_t>(),
-      cos_sin.data_as<const float>(), cos_sin.dim(0));
-  DSINFER_CUDA_CHECK_LAUNCH("rope_kernel");
+  dsinfer::cuda::launch_kernel("rope_kernel", rope_kernel, static_cast<unsigned>(tokens), 256, 0,
+                               dsinfer::cuda::current_stream(), x.data(), float_kind(x), x.dim(1), x.dim(2),
+                               cos_sin.dim(1), positions.data_as<const int32_t>(), cos_sin.data_as<const float>(),
+                               cos_sin.dim(0));
 }
 
 void silu_and_mul(const Tensor& gate, const Tensor& up, Tensor& output) {
@@ -53,9 +58,9 @@ void silu_and_mul(const Tensor& gate, const Tensor& up, Tensor& output) {
   if (count == 0) return;
   constexpr int kThreads = 256;
   unsigned blocks = std::min<unsigned>(blocks_for(count, kThreads), 65536u);
-  silu_and_mul_kernel<<<blocks, kThreads, 0, dsinfer::cuda::current_stream()>>>(gate.data(), up.data(), output.data(),
-                                                                                 float_kind(gate), count);
-  DSINFER_CUDA_CHECK_LAUNCH("silu_and_mul_kernel");
+  dsinfer::cuda::launch_kernel("silu_and_mul_kernel", silu_and_mul_kernel, blocks, kThreads, 0,
+                               dsinfer::cuda::current_stream(), gate.data(), up.data(), output.data(), float_kind(gate),
+                               count);
 }
 
 }  // namespace dsinfer::ops::cuda

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "kernels/common/cuda_check.h"
 #include "kernels/common/device_math.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/common/mma_sm80.cuh"
 
 namespace dsinfer::cuda {
@@ -41,6 +42,8 @@ template <bool kFp8, bool kGated>
 __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGemmParams params) {
   constexpr int kFeatures = kGated ? kWeightRows / 2 : kWeightRows;  // output features per CTA
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
+  wait_for_previous_kernel();
+  allow_next_kernel();
 
   // This CTA's projection and features. (Fields are picked by value: indexing the parameter array with a
   // runtime index would copy it to local memory.)
@@ -200,8 +203,7 @@ void launch(const SkinnyGemmParams& params, cudaStream_t stream) {
   DSINFER_CHECK(feature_blocks < (int64_t{1} << 31) && expert_slots <= 65535, "skinny GEMM: ", feature_blocks,
                 " feature blocks x ", expert_slots, " experts exceed one launch");
   dim3 grid(static_cast<unsigned>(feature_blocks), static_cast<unsigned>(expert_slots));
-  skinny_gemm_kernel<kFp8, kGated><<<grid, kWarps * 32, 0, stream>>>(params);
-  DSINFER_CUDA_CHECK_LAUNCH("skinny_gemm_kernel");
+  launch_kernel("skinny_gemm_kernel", skinny_gemm_kernel<kFp8, kGated>, grid, kWarps * 32, 0, stream, params);
 }
 
 }  // namespace

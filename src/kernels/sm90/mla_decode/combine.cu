@@ -3,6 +3,7 @@
 // (sequence, head, 128 latent columns), so a batch-1 step spreads over heads * latent / 128 CTAs.
 #include "kernels/common/cuda_check.h"
 #include "kernels/common/device_math.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/sm90/mla_decode/config.h"
 #include "kernels/sm90/mla_decode/launch.h"
 
@@ -14,6 +15,8 @@ constexpr int kCombineThreads = 128;
 
 template <typename Out>
 __global__ void __launch_bounds__(kCombineThreads) mla_decode_combine_kernel(const MlaDecodeParams params) {
+  wait_for_previous_kernel();
+  allow_next_kernel();
   const int sequence = blockIdx.x, head = blockIdx.y;
   const int column = blockIdx.z * kCombineThreads + threadIdx.x;
   const MlaSplit range = mla_split_range(params.seq_lens[sequence], params.page_size, params.num_splits, 0);
@@ -40,9 +43,12 @@ __global__ void __launch_bounds__(kCombineThreads) mla_decode_combine_kernel(con
 
 void launch_combine(const MlaDecodeParams& params, cudaStream_t stream) {
   dim3 grid(params.batch, params.num_heads, (params.latent_dim + kCombineThreads - 1) / kCombineThreads);
-  if (params.f32) mla_decode_combine_kernel<float><<<grid, kCombineThreads, 0, stream>>>(params);
-  else mla_decode_combine_kernel<__nv_bfloat16><<<grid, kCombineThreads, 0, stream>>>(params);
-  DSINFER_CUDA_CHECK_LAUNCH("mla_decode_combine_kernel");
+  if (params.f32) {
+    launch_kernel("mla_decode_combine_kernel", mla_decode_combine_kernel<float>, grid, kCombineThreads, 0, stream, params);
+  } else {
+    launch_kernel("mla_decode_combine_kernel", mla_decode_combine_kernel<__nv_bfloat16>, grid, kCombineThreads, 0, stream,
+                  params);
+  }
 }
 
 }  // namespace dsinfer::cuda::mla_decode

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "kernels/common/cuda_check.h"
 #include "kernels/common/device_math.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/sm90/mla_decode/launch.h"
 
 namespace dsinfer::cuda::mla_decode {
@@ -16,6 +17,8 @@ constexpr int kMaxLatentPerLane = 16;  // 512 latent values
 // Element: the dtype of q_latent, q_rope, the cache and out.
 template <typename Element>
 __global__ void __launch_bounds__(32) mla_decode_generic_kernel(const MlaDecodeParams params) {
+  wait_for_previous_kernel();
+  allow_next_kernel();
   const int head = blockIdx.x, split = blockIdx.y, sequence = blockIdx.z, lane = threadIdx.x;
   const int seq_len = params.seq_lens[sequence];
   const MlaSplit range = mla_split_range(seq_len, params.page_size, params.num_splits, split);
@@ -97,9 +100,8 @@ void launch_generic(const MlaDecodeParams& params, cudaStream_t stream) {
                 "MLA decode: latent ", params.latent_dim, " + rope ", params.rope_dim, " values per token exceed the ",
                 32 * kMaxValuesPerLane, " the generic kernel supports");
   dim3 grid(params.num_heads, params.num_splits, params.batch);
-  if (params.f32) mla_decode_generic_kernel<float><<<grid, 32, 0, stream>>>(params);
-  else mla_decode_generic_kernel<__nv_bfloat16><<<grid, 32, 0, stream>>>(params);
-  DSINFER_CUDA_CHECK_LAUNCH("mla_decode_generic_kernel");
+  if (params.f32) launch_kernel("mla_decode_generic_kernel", mla_decode_generic_kernel<float>, grid, 32, 0, stream, params);
+  else launch_kernel("mla_decode_generic_kernel", mla_decode_generic_kernel<__nv_bfloat16>, grid, 32, 0, stream, params);
 }
 
 }  // namespace dsinfer::cuda::mla_decode

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kernels/common/cuda_check.h"
+#include "kernels/common/launch.cuh"
 #include "kernels/sm90/mla_decode/launch.h"
 #include "kernels/sm90/mla_decode/mla_decode_kernel.cuh"
 
@@ -17,8 +18,8 @@ void launch_tiled(const MlaDecodeParams& params, cudaStream_t stream) {
   }();
   (void)configured;
   dim3 grid((params.num_heads + kHeadsPerBlock - 1) / kHeadsPerBlock, params.num_splits, params.batch);
-  mla_decode_tiled_kernel<kHeadsPerBlock><<<grid, kThreads, kShared, stream>>>(params);
-  DSINFER_CUDA_CHECK_LAUNCH("mla_decode_tiled_kernel");
+  launch_kernel("mla_decode_tiled_kernel", mla_decode_tiled_kernel<kHeadsPerBlock>, grid, kThreads, kShared, stream,
+                params);
 }
 
 }  // namespace dsinfer::cuda::mla_decode

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "kernels/common/cuda_check.h"
 #include "kernels/common/device_math.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/common/mma_sm80.cuh"
 #include "kernels/sm90/moe/grouped_gemm.h"
 
@@ -32,6 +33,8 @@ __global__ void __launch_bounds__(kThreads) grouped_gemm_kernel(const GroupedGem
   extern __shared__ __align__(128) uint8_t shared[];
   constexpr int kStageBytes = stage_bytes(kGated);
   constexpr int kElementBytes = kFp8 ? 1 : 2;
+  wait_for_previous_kernel();
+  allow_next_kernel();
 
   // Which expert and which of its row tiles: the largest e with tile_offsets[e] <= tile.
   const int tile = blockIdx.y;
@@ -209,8 +212,7 @@ void launch(const GroupedGemmParams& params, cudaStream_t stream) {
   // Row tiles: at most one partial tile per expert beyond the full ones.
   int64_t max_tiles = (params.rows + kTileRows - 1) / kTileRows + (params.expert_offsets != nullptr ? params.experts : 0);
   dim3 grid(static_cast<unsigned>((params.n + kTileColumns - 1) / kTileColumns), static_cast<unsigned>(max_tiles));
-  grouped_gemm_kernel<kFp8, kGated><<<grid, kThreads, kShared, stream>>>(params);
-  DSINFER_CUDA_CHECK_LAUNCH("grouped_gemm_kernel");
+  launch_kernel("grouped_gemm_kernel", grouped_gemm_kernel<kFp8, kGated>, grid, kThreads, kShared, stream, params);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "kernels/common/cuda_check.h"
+#include "kernels/common/launch.cuh"
 
 namespace dsinfer::cuda {
 
@@ -17,6 +18,8 @@ __global__ void __launch_bounds__(kSortThreads)
     moe_sort_kernel(const int32_t* topk_ids, int64_t assignments, int experts, int rows_per_tile,
                     int32_t* expert_offsets, int32_t* tile_offsets, int32_t* active_experts, int32_t* sorted_slots,
                     int32_t* slot_positions) {
+  wait_for_previous_kernel();
+  allow_next_kernel();
   __shared__ int32_t counts[kMaxExperts];
   __shared__ int32_t cursors[kMaxExperts];
   for (int e = threadIdx.x; e < experts; e += kSortThreads) counts[e] = 0;
@@ -60,6 +63,8 @@ template <typename Row, typename Out>
 __global__ void __launch_bounds__(kCombineThreads)
     moe_combine_kernel(const Row* __restrict__ expert_rows, const int32_t* __restrict__ slot_positions,
                        const float* __restrict__ weights, int top_k, int64_t hidden, Out* __restrict__ output) {
+  wait_for_previous_kernel();
+  allow_next_kernel();
   const int64_t token = blockIdx.x;
   const int64_t column = static_cast<int64_t>(blockIdx.y) * kCombineThreads + threadIdx.x;
   if (column >= hidden) return;
@@ -77,9 +82,8 @@ template <typename Row, typename Out>
 void launch_combine(const void* expert_rows, const int32_t* slot_positions, const float* weights, int64_t tokens,
                     int top_k, int64_t hidden, void* output, cudaStream_t stream) {
   dim3 grid(static_cast<unsigned>(tokens), static_cast<unsigned>((hidden + kCombineThreads - 1) / kCombineThreads));
-  moe_combine_kernel<Row, Out><<<grid, kCombineThreads, 0, stream>>>(
-      static_cast<const Row*>(expert_rows), slot_positions, weights, top_k, hidden, static_cast<Out*>(output));
-  DSINFER_CUDA_CHECK_LAUNCH("moe_combine_kernel");
+  launch_kernel("moe_combine_kernel", moe_combine_kernel<Row, Out>, grid, kCombineThreads, 0, stream,
+                static_cast<const Row*>(expert_rows), slot_positions, weights, top_k, hidden, static_cast<Out*>(output));
 }
 
 }  // namespace
@@ -88,9 +92,8 @@ void moe_sort(const int32_t* topk_ids, int64_t assignments, int experts, int row
               int32_t* tile_offsets, int32_t* active_experts, int32_t* sorted_slots, int32_t* slot_positions,
               cudaStream_t stream) {
   DSINFER_CHECK(experts > 0 && experts <= kMaxExperts, "MoE sort: ", experts, " experts (at most ", kMaxExperts, ")");
-  moe_sort_kernel<<<1, kSortThreads, 0, stream>>>(topk_ids, assignments, experts, rows_per_tile, expert_offsets,
-                                                  tile_offsets, active_experts, sorted_slots, slot_positions);
-  DSINFER_CUDA_CHECK_LAUNCH("moe_sort_kernel");
+  launch_kernel("moe_sort_kernel", moe_sort_kernel, 1, kSortThreads, 0, stream, topk_ids, assignments, experts,
+                rows_per_tile, expert_offsets, tile_offsets, active_experts, sorted_slots, slot_positions);
 }
 
 void moe_combine(const void* expert_rows, DType rows_dtype, const int32_t* slot_positions, const float* weights,

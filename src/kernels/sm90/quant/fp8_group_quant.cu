@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "kernels/common/cuda_check.h"
 #include "kernels/common/device_math.cuh"
+#include "kernels/common/launch.cuh"
 
 namespace dsinfer::cuda {
 
@@ -33,6 +34,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     quantize_fp8_groups_kernel(const Input* __restrict__ input, int64_t input_row_stride,
                                uint8_t* __restrict__ output, float* __restrict__ scales, int64_t m, int64_t padded_m,
                                int64_t k, int64_t num_groups) {
+  wait_for_previous_kernel();
+  allow_next_kernel();
   int64_t warp_index = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   int lane = threadIdx.x % 32;
   if (warp_index >= padded_m * num_groups) return;
@@ -77,16 +80,16 @@ void quantize_fp8_groups(const void* input, DType input_dtype, int64_t input_row
   int64_t num_groups = (k + kGroupSize - 1) / kGroupSize;
   int64_t warps = padded_m * num_groups;
   int64_t blocks = (warps + kWarpsPerBlock - 1) / kWarpsPerBlock;
+  const auto grid = static_cast<unsigned>(blocks);
   if (input_dtype == DType::kBF16) {
-    quantize_fp8_groups_kernel<<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, stream>>>(
-        static_cast<const __nv_bfloat16*>(input), input_row_stride, static_cast<uint8_t*>(output), scales, m, padded_m,
-        k, num_groups);
+    launch_kernel("quantize_fp8_groups_kernel", quantize_fp8_groups_kernel<__nv_bfloat16>, grid, kWarpsPerBlock * 32, 0,
+                  stream, static_cast<const __nv_bfloat16*>(input), input_row_stride, static_cast<uint8_t*>(output),
+                  scales, m, padded_m, k, num_groups);
   } else {
-    quantize_fp8_groups_kernel<<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, stream>>>(
-        static_cast<const float*>(input), input_row_stride, static_cast<uint8_t*>(output), scales, m, padded_m, k,
-        num_groups);
+    launch_kernel("quantize_fp8_groups_kernel", quantize_fp8_groups_kernel<float>, grid, kWarpsPerBlock * 32, 0, stream,
+                  static_cast<const float*>(input), input_row_stride, static_cast<uint8_t*>(output), scales, m,
+                  padded_m, k, num_groups);
   }
-  DSINFER_CUDA_CHECK_LAUNCH("quantize_fp8_groups_kernel");
 }
 
 }  // namespace dsinfer::cuda
