@@ -1,6 +1,6 @@
 // The whole model on the GPU against every golden fixture (fixtures README bounds: BF16 activations median
 // <= 2e-2 and 90th percentile <= 6e-2 against `logits`; the FP8 model against `logits_w8a8`, median <= 3e-2;
-// greedy tokens equal where the reference margin >= 0.1): one forward, chunked prefill, token-by-token decoding,
+// greedy tokens equal where the compared reference's margin >= 0.1): one forward, chunked prefill, token-by-token decoding,
 // and a mixed batch of decode and prefill sequences in one forward.
 //
 // The FP8 model runs with F32 activations (ModelRunnerOptions::cuda_activation_dtype): W8A8 rounds every FP8
@@ -37,23 +37,35 @@ double percentile90(std::vector<double> values) {
   return values.empty() ? 0.0 : values[std::min(values.size() - 1, values.size() * 9 / 10)];
 }
 
-// A position's top-1 is decided when its reference margin is >= 0.1 (fixtures README) and also clear of this
-// engine's own rounding: BF16 activations leave each logit off by about rms = |a - b| / sqrt(vocab) (2e-2
-// relative is ~0.04 on these models), so margins under 6 rms are near-ties for BF16 and are not checked.
-bool decided(double margin, const float* actual, const float* expected, int64_t vocab) {
+// A position's top-1 is decided when the compared reference's margin (top-1 minus top-2 logit) is >= 0.1
+// (fixtures README) and also clear of this engine's own rounding: BF16 activations leave each logit off by
+// about rms = |a - b| / sqrt(vocab) (2e-2 relative is ~0.04 on these models), so margins under 6 rms are
+// near-ties and are not checked. The margin is the compared row's own: for `logits.i` it is the README's
+// `margin.i`; for `logits_w8a8.i` it must be W8A8's, since W8A8 nearly ties where the exact logits do not
+// (dsv3-tiny-fp8 prompt 3 positions 35, 42, 63, 91: margin.3 is 0.13-0.28, logits_w8a8's own gap 0.012-0.036).
+bool decided(const float* actual, const float* expected, int64_t vocab) {
   double squares = 0.0;
-  for (int64_t i = 0; i < vocab; ++i) squares += (actual[i] - expected[i]) * double(actual[i] - expected[i]);
-  return margin >= std::max(0.1, 6.0 * std::sqrt(squares / static_cast<double>(vocab)));
+  float first = -INFINITY, second = -INFINITY;
+  for (int64_t i = 0; i < vocab; ++i) {
+    squares += (actual[i] - expected[i]) * double(actual[i] - expected[i]);
+    if (expected[i] > first) {
+      second = first;
+      first = expected[i];
+    } else if (expected[i] > second) {
+      second = expected[i];
+    }
+  }
+  return first - second >= std::max(0.1, 6.0 * std::sqrt(squares / static_cast<double>(vocab)));
 }
 
 // Decided positions whose argmax differs from the reference's.
-int greedy_mismatches(const Tensor& logits, const Tensor& reference, const Tensor& margin) {
+int greedy_mismatches(const Tensor& logits, const Tensor& reference) {
   const int64_t rows = reference.dim(0), vocab = reference.dim(1);
   int mismatches = 0;
   for (int64_t r = 0; r < rows; ++r) {
     const float* a = logits.data_as<const float>() + r * vocab;
     const float* b = reference.data_as<const float>() + r * vocab;
-    if (!decided(margin.data_as<const float>()[r], a, b, vocab)) continue;
+    if (!decided(a, b, vocab)) continue;
     if (std::max_element(a, a + vocab) - a != std::max_element(b, b + vocab) - b) ++mismatches;
   }
   return mismatches;
@@ -88,7 +100,7 @@ class GpuFixtureTest : public ::testing::TestWithParam<std::string> {
                   percentile90(errors));
       EXPECT_LE(median_of(errors), bounds.median);
       EXPECT_LE(percentile90(errors), bounds.percentile90);
-      EXPECT_EQ(greedy_mismatches(logits, reference, reference_->tensor("margin." + index)), 0);
+      EXPECT_EQ(greedy_mismatches(logits, reference), 0);
     }
   }
 
@@ -160,7 +172,7 @@ TEST_P(GpuFixtureTest, BatchedDecodeWithAndWithoutCudaGraphs) {
         Tensor expected = Tensor::view(const_cast<float*>(expected_row), {1, vocab}, DType::kF32);
         Tensor actual = Tensor::view(const_cast<float*>(actual_row), {1, vocab}, DType::kF32);
         errors.push_back(row_errors(actual, expected)[0]);
-        if (decided(reference_->tensor("margin." + index).data_as<float>()[position], actual_row, expected_row, vocab)) {
+        if (decided(actual_row, expected_row, vocab)) {
           ++greedy_checked;
           greedy_wrong += std::max_element(actual_row, actual_row + vocab) - actual_row !=
                           std::max_element(expected_row, expected_row + vocab) - expected_row;
@@ -240,7 +252,7 @@ TEST(GpuFp8Fixture, Bf16ActivationsKeepTheGreedyTokens) {
       Tensor w8a8 = reference.tensor("logits_w8a8." + index);
       std::printf("dsv3-tiny-fp8, BF16 activations, %s, prompt %d: median %.2e against logits_w8a8\n",
                   chunk == 0 ? "one forward" : "token by token", prompt, median_of(row_errors(logits, w8a8)));
-      EXPECT_EQ(greedy_mismatches(logits, w8a8, reference.tensor("margin." + index)), 0)
+      EXPECT_EQ(greedy_mismatches(logits, w8a8), 0)
           << (chunk == 0 ? "one forward" : "token by token") << ", prompt " << prompt;
     }
   }
