@@ -47,6 +47,15 @@ inline Tensor normal_f32_bf16_exact(RandomSource& random, Shape shape, float std
   return round_to_bf16(random.normal_tensor(std::move(shape), stddev));
 }
 
+// A host weight from F32 values [N, K]: block-scaled FP8 (128 x 128 blocks), or the values rounded to BF16.
+inline ops::LinearWeight host_weight(const Tensor& values, bool fp8) {
+  if (fp8) return op_testing::quantize_weight_blocks(values);
+  ops::LinearWeight weight;
+  weight.weight = Tensor::empty(values.shape(), DType::kBF16);
+  for (int64_t i = 0; i < values.numel(); ++i) weight.weight.data_as<bf16>()[i] = float_to_bf16(values.data_as<float>()[i]);
+  return weight;
+}
+
 // Host tensor (F32, BF16, I32, F8, ...) -> device tensor of `dtype` (float conversions on the host).
 inline Tensor to_gpu(const Tensor& host, DType dtype) {
   if (host.dtype() == dtype) return cuda::to_device(host);

@@ -202,14 +202,7 @@ TEST_P(MlaPrefillGpuTest, MatchesCpuTwinOverCachedPrefixAndNewChunk) {
   const int64_t rows = std::accumulate(new_tokens.begin(), new_tokens.end(), int64_t{0});
   Tensor q = gpu_testing::normal_f32_bf16_exact(random, {rows, shape.heads, shape.nope + shape.rope});
   Tensor kv_b_values = random.normal_tensor({shape.heads * (shape.nope + shape.value), shape.latent}, 0.06f);
-  ops::LinearWeight kv_b;
-  if (fp8) {
-    kv_b = op_testing::quantize_weight_blocks(kv_b_values);
-  } else {
-    kv_b.weight = Tensor::empty(kv_b_values.shape(), DType::kBF16);
-    for (int64_t i = 0; i < kv_b_values.numel(); ++i)
-      kv_b.weight.data_as<bf16>()[i] = float_to_bf16(kv_b_values.data_as<float>()[i]);
-  }
+  const ops::LinearWeight kv_b = gpu_testing::host_weight(kv_b_values, fp8);
   const double scale = 1.0 / std::sqrt(static_cast<double>(shape.nope + shape.rope));
   Tensor expected = Tensor::empty({rows, shape.heads, shape.value}, DType::kF32);
   ops::mla_prefill_attention(q, scenario.host_cache(), kv_b, scenario.batch(lengths, new_tokens, false), scale, expected,
@@ -232,14 +225,7 @@ TEST_P(MlaPrefillGpuTest, MatchesCpuTwinToFloat32RoundingWithF32Activations) {
   const int64_t rows = std::accumulate(new_tokens.begin(), new_tokens.end(), int64_t{0});
   Tensor q = random.normal_tensor({rows, shape.heads, shape.nope + shape.rope});
   Tensor kv_b_values = random.normal_tensor({shape.heads * (shape.nope + shape.value), shape.latent}, 0.06f);
-  ops::LinearWeight kv_b;
-  if (fp8) {
-    kv_b = op_testing::quantize_weight_blocks(kv_b_values);
-  } else {
-    kv_b.weight = Tensor::empty(kv_b_values.shape(), DType::kBF16);
-    for (int64_t i = 0; i < kv_b_values.numel(); ++i)
-      kv_b.weight.data_as<bf16>()[i] = float_to_bf16(kv_b_values.data_as<float>()[i]);
-  }
+  const ops::LinearWeight kv_b = gpu_testing::host_weight(kv_b_values, fp8);
   const double scale = 1.0 / std::sqrt(static_cast<double>(shape.nope + shape.rope));
   Tensor expected = Tensor::empty({rows, shape.heads, shape.value}, DType::kF32);
   ops::mla_prefill_attention(q, scenario.host_cache(), kv_b, scenario.batch(lengths, new_tokens, false), scale, expected,

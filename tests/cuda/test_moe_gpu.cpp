@@ -77,15 +77,7 @@ ExpertSet make_experts(RandomSource& random, int experts, int64_t hidden, int64_
   auto make = [&](int64_t rows, int64_t columns, ops::LinearWeight ops::MlpWeights::*member) {
     std::vector<ops::LinearWeight> weights;
     for (int e = 0; e < experts; ++e) {
-      Tensor values = random.normal_tensor({rows, columns}, 0.08f);
-      ops::LinearWeight weight;
-      if (fp8) {
-        weight = op_testing::quantize_weight_blocks(values);
-      } else {
-        weight.weight = Tensor::empty({rows, columns}, DType::kBF16);
-        for (int64_t i = 0; i < values.numel(); ++i) weight.weight.data_as<bf16>()[i] = float_to_bf16(values.data_as<float>()[i]);
-      }
-      set.host[e].*member = weight;
+      set.host[e].*member = gpu_testing::host_weight(random.normal_tensor({rows, columns}, 0.08f), fp8);
     }
     const ops::LinearWeight& first = set.host[0].*member;
     Tensor stack = Tensor::empty({experts, rows, columns}, first.weight.dtype(), Device::kCuda);
@@ -113,16 +105,8 @@ ExpertSet make_experts(RandomSource& random, int experts, int64_t hidden, int64_
   return set;
 }
 
-// (fp8, experts, top_k, hidden, intermediate, tokens)
-class MoeExpertsGpuTest : public ::testing::TestWithParam<std::tuple<bool, int, int, int, int, int>> {};
-
-TEST_P(MoeExpertsGpuTest, AccumulatesTheSameWeightedExpertOutputsAsTheCpu) {
-  DSINFER_REQUIRE_GPU();
-  auto [fp8, experts, top_k, hidden, intermediate, tokens] = GetParam();
-  RandomSource random;
-  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
-  ExpertSet set = make_experts(random, experts, hidden, intermediate, fp8);
-  Tensor input = gpu_testing::normal_f32_bf16_exact(random, {tokens, hidden}, 2.0f);
+// Each token's top_k distinct experts and their weights: ids [tokens, top_k] I32, weights [tokens, top_k] F32.
+std::pair<Tensor, Tensor> random_routing(RandomSource& random, int tokens, int experts, int top_k) {
   Tensor ids = Tensor::empty({tokens, top_k}, DType::kI32), weights = Tensor::empty({tokens, top_k}, DType::kF32);
   for (int t = 0; t < tokens; ++t) {
     std::set<int> chosen;
@@ -133,6 +117,20 @@ TEST_P(MoeExpertsGpuTest, AccumulatesTheSameWeightedExpertOutputsAsTheCpu) {
       weights.data_as<float>()[t * top_k + j++] = random.uniform(0.05f, 1.0f);
     }
   }
+  return {ids, weights};
+}
+
+// (fp8, experts, top_k, hidden, intermediate, tokens)
+class MoeExpertsGpuTest : public ::testing::TestWithParam<std::tuple<bool, int, int, int, int, int>> {};
+
+TEST_P(MoeExpertsGpuTest, AccumulatesTheSameWeightedExpertOutputsAsTheCpu) {
+  DSINFER_REQUIRE_GPU();
+  auto [fp8, experts, top_k, hidden, intermediate, tokens] = GetParam();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  ExpertSet set = make_experts(random, experts, hidden, intermediate, fp8);
+  Tensor input = gpu_testing::normal_f32_bf16_exact(random, {tokens, hidden}, 2.0f);
+  const auto [ids, weights] = random_routing(random, tokens, experts, top_k);
   Tensor shared = gpu_testing::normal_f32_bf16_exact(random, {tokens, hidden}, 0.5f);  // the shared experts' part
   Tensor expected = Tensor::empty({tokens, hidden}, DType::kF32);
   std::copy_n(shared.data_as<float>(), shared.numel(), expected.data_as<float>());
@@ -156,16 +154,7 @@ TEST_P(MoeExpertsGpuTest, F32ActivationsMatchCpuTwinToFloat32Rounding) {
   SCOPED_TRACE(testing::Message() << "seed " << random.seed());
   ExpertSet set = make_experts(random, experts, hidden, intermediate, fp8);
   Tensor input = random.normal_tensor({tokens, hidden}, 2.0f);
-  Tensor ids = Tensor::empty({tokens, top_k}, DType::kI32), weights = Tensor::empty({tokens, top_k}, DType::kF32);
-  for (int t = 0; t < tokens; ++t) {
-    std::set<int> chosen;
-    while (static_cast<int>(chosen.size()) < top_k) chosen.insert(random.integer(0, experts - 1));
-    int j = 0;
-    for (int expert : chosen) {
-      ids.data_as<int32_t>()[t * top_k + j] = expert;
-      weights.data_as<float>()[t * top_k + j++] = random.uniform(0.05f, 1.0f);
-    }
-  }
+  const auto [ids, weights] = random_routing(random, tokens, experts, top_k);
   Tensor shared = random.normal_tensor({tokens, hidden}, 0.5f);
   Tensor expected = Tensor::empty({tokens, hidden}, DType::kF32);
   std::copy_n(shared.data_as<float>(), shared.numel(), expected.data_as<float>());
