@@ -25,22 +25,17 @@ constexpr uint64_t kDummyWeightSeed = 0x5eed;
 class DeepseekRunner final : public ModelRunner {
  public:
   DeepseekRunner(const ModelConfig& config, ModelWeights weights, std::unique_ptr<Communicator> communicator,
-                 const ModelRunnerOptions& options, DType activation_dtype, int num_pages, int64_t max_positions)
+                 const ModelRunnerOptions& options, DType activation_dtype, const StepLimits& limits)
       : config_(config),
         communicator_(std::move(communicator)),
-        cache_(config, num_pages, options.page_size, activation_dtype, options.device),
-        preparer_(StepLimits{options.max_batch_tokens, options.page_size, num_pages, static_cast<int>(max_positions),
-                             config.vocab_size},
-                  options.device),
+        cache_(config, limits.num_pages, limits.page_size, activation_dtype, options.device),
+        preparer_(limits, options.device),
         model_(config, std::move(weights), *communicator_,
-               DeepseekOptions{options.device, activation_dtype, options.max_batch_tokens, max_positions,
+               DeepseekOptions{options.device, activation_dtype, limits.max_tokens, limits.max_positions,
                                // CUDA runs FP8 linears as W8A8 always; the model's flag makes the rest agree.
                                options.fp8_activations || options.device == Device::kCuda}) {
     if (options.device == Device::kCuda && options.cuda_graph_max_batch_size > 0) {
-      graphs_ = std::make_unique<DecodeGraphs>(
-          options.cuda_graph_max_batch_size,
-          StepLimits{options.max_batch_tokens, options.page_size, num_pages, static_cast<int>(max_positions),
-                     config.vocab_size});
+      graphs_ = std::make_unique<DecodeGraphs>(options.cuda_graph_max_batch_size, limits);
     }
   }
 
@@ -170,8 +165,10 @@ std::unique_ptr<ModelRunner> ModelRunner::create(const ModelRunnerOptions& optio
   } else {
     communicator = std::make_unique<SimulatedRankCommunicator>(options.tp_rank, options.tp_size);
   }
+  const StepLimits limits{options.max_batch_tokens, options.page_size, num_pages, static_cast<int>(max_positions),
+                          config.vocab_size};
   return std::make_unique<DeepseekRunner>(config, std::move(weights), std::move(communicator), options,
-                                          activation_dtype, num_pages, max_positions);
+                                          activation_dtype, limits);
 }
 
 }  // namespace dsinfer
