@@ -72,19 +72,9 @@ StepInputs DecodeGraphs::fill_inputs(const ForwardBatch& batch, int bucket) {
       token = batch.token_ids[s];
       position = sequence.num_cached_tokens;
       length = position + 1;
-      DSINFER_CHECK(token >= 0 && token < limits_.vocab_size, "forward batch: token id ", token, " (sequence ", s,
-                    ") is outside the vocabulary [0, ", limits_.vocab_size, ")");
-      DSINFER_CHECK(length <= limits_.max_positions, "forward batch: sequence ", s, " reaches ", length,
-                    " tokens, more than the ", limits_.max_positions, " positions this runner supports");
-      const int needed = (length + page_size - 1) / page_size;
-      DSINFER_CHECK(static_cast<int>(sequence.page_table.size()) >= needed, "forward batch: sequence ", s, " has ",
-                    length, " tokens but its page_table lists ", sequence.page_table.size(), " pages");
-      for (int p = 0; p < needed; ++p) {
-        const int32_t page = sequence.page_table[p];
-        DSINFER_CHECK(page >= 0 && page < limits_.num_pages, "forward batch: sequence ", s, " page_table[", p,
-                      "] = ", page, " is outside the KV cache's ", limits_.num_pages, " pages");
-        pages[static_cast<int64_t>(s) * page_width_ + p] = page;
-      }
+      check_token(token, s, s, limits_);
+      const int64_t needed = check_sequence(sequence, s, limits_);
+      std::copy_n(sequence.page_table.begin(), needed, pages + static_cast<int64_t>(s) * page_width_);
       slot = sequence.page_table[position / page_size] * page_size + position % page_size;
     } else {
       pages[static_cast<int64_t>(s) * page_width_] = 0;

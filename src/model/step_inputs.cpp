@@ -22,6 +22,31 @@ Tensor upload(const Tensor& host, const Tensor& device_buffer, int64_t count) {
 
 }  // namespace
 
+int64_t check_sequence(const SequenceSlice& sequence, int index, const StepLimits& limits) {
+  DSINFER_CHECK(sequence.num_new_tokens >= 1 && sequence.num_cached_tokens >= 0, "forward batch: sequence ", index,
+                " has num_new_tokens ", sequence.num_new_tokens, " and num_cached_tokens ", sequence.num_cached_tokens,
+                " (need at least one new token)");
+  const int length = sequence.num_cached_tokens + sequence.num_new_tokens;
+  DSINFER_CHECK(length <= limits.max_positions, "forward batch: sequence ", index, " reaches ", length,
+                " tokens, more than the ", limits.max_positions, " positions this runner supports (",
+                "max_position_embeddings or KV cache size)");
+  const int64_t pages_needed = (length + limits.page_size - 1) / limits.page_size;
+  DSINFER_CHECK(static_cast<int64_t>(sequence.page_table.size()) >= pages_needed, "forward batch: sequence ", index,
+                " has ", length, " tokens but its page_table lists ", sequence.page_table.size(), " pages of ",
+                limits.page_size, " (needs ", pages_needed, ")");
+  for (int64_t p = 0; p < pages_needed; ++p) {
+    const int32_t page = sequence.page_table[p];
+    DSINFER_CHECK(page >= 0 && page < limits.num_pages, "forward batch: sequence ", index, " page_table[", p, "] = ",
+                  page, " is outside the KV cache's ", limits.num_pages, " pages");
+  }
+  return pages_needed;
+}
+
+void check_token(int32_t token, int row, int index, const StepLimits& limits) {
+  DSINFER_CHECK(token >= 0 && token < limits.vocab_size, "forward batch: token id ", token, " at row ", row,
+                " (sequence ", index, ") is outside the vocabulary [0, ", limits.vocab_size, ")");
+}
+
 StepInputPreparer::StepInputPreparer(const StepLimits& limits, Device device) : limits_(limits), device_(device) {
   DSINFER_CHECK(limits.max_tokens > 0 && limits.page_size > 0 && limits.num_pages > 0,
                 "step inputs: max tokens, page size and page count must be positive");
@@ -88,27 +113,12 @@ const StepInputs& StepInputPreparer::prepare(const ForwardBatch& batch) {
       group_start = query_start + decode_sequences + 1;
       group_start[0] = 0;
     }
-    DSINFER_CHECK(sequence.num_new_tokens >= 1 && sequence.num_cached_tokens >= 0, "forward batch: sequence ", s,
-                  " has num_new_tokens ", sequence.num_new_tokens, " and num_cached_tokens ",
-                  sequence.num_cached_tokens, " (need at least one new token)");
+    const int64_t pages_needed = check_sequence(sequence, s, limits_);
     const int length = sequence.num_cached_tokens + sequence.num_new_tokens;
-    DSINFER_CHECK(length <= limits_.max_positions, "forward batch: sequence ", s, " reaches ", length,
-                  " tokens, more than the ", limits_.max_positions, " positions this runner supports (",
-                  "max_position_embeddings or KV cache size)");
-    const int64_t pages_needed = (length + limits_.page_size - 1) / limits_.page_size;
-    DSINFER_CHECK(static_cast<int64_t>(sequence.page_table.size()) >= pages_needed, "forward batch: sequence ", s,
-                  " has ", length, " tokens but its page_table lists ", sequence.page_table.size(), " pages of ",
-                  limits_.page_size, " (needs ", pages_needed, ")");
-    for (int64_t p = 0; p < pages_needed; ++p) {
-      int32_t page = sequence.page_table[p];
-      DSINFER_CHECK(page >= 0 && page < limits_.num_pages, "forward batch: sequence ", s, " page_table[", p, "] = ",
-                    page, " is outside the KV cache's ", limits_.num_pages, " pages");
-      page_table[s * pages_per_sequence + p] = page;
-    }
+    std::copy_n(sequence.page_table.begin(), pages_needed, page_table + s * pages_per_sequence);
     for (int i = 0; i < sequence.num_new_tokens; ++i, ++row) {
-      int32_t token = batch.token_ids[row];
-      DSINFER_CHECK(token >= 0 && token < limits_.vocab_size, "forward batch: token id ", token, " at row ", row,
-                    " (sequence ", s, ") is outside the vocabulary [0, ", limits_.vocab_size, ")");
+      const int32_t token = batch.token_ids[row];
+      check_token(token, row, s, limits_);
       const int position = sequence.num_cached_tokens + i;
       tokens[row] = token;
       positions[row] = position;

@@ -31,6 +31,13 @@ struct StepLimits {
   int64_t vocab_size = 0;
 };
 
+// Checks sequence `index` of a batch against `limits`: at least one new token, no more tokens than
+// max_positions, a page table covering them with page ids inside the cache. Returns the pages it spans.
+// Shared by StepInputPreparer and the CUDA decode graphs (model/decode_graphs.h).
+int64_t check_sequence(const SequenceSlice& sequence, int index, const StepLimits& limits);
+// Checks that `token`, at batch row `row` (of sequence `index`), is inside the vocabulary.
+void check_token(int32_t token, int row, int index, const StepLimits& limits);
+
 class StepInputPreparer {
  public:
   StepInputPreparer(const StepLimits& limits, Device device);
