@@ -30,7 +30,6 @@ class DecodeGraphs {
   // Called with every eagerly computed logits tensor: if the model's logits buffer moved, graphs are stale.
   void note_logits_buffer(const Tensor& logits);
   int bucket_for(int batch_size) const;
-  int captured_graphs() const { return static_cast<int>(graphs_.size()); }
 
  private:
   struct Graph {

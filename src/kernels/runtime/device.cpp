@@ -89,11 +89,6 @@ void initialize(const DeviceOptions& options) {
   state = created.release();
 }
 
-bool initialized() {
-  std::lock_guard<std::mutex> lock(state_mutex);
-  return state != nullptr;
-}
-
 DevicePool& device_pool() {
   DSINFER_CHECK(require_state().pool != nullptr, "the CUDA device runs with direct allocations (no pool)");
   return *state->pool;

@@ -29,7 +29,6 @@ bool device_available();
 // Selects the device, reserves the pool, installs the Device::kCuda allocator hook and creates the compute
 // stream. Throws dsinfer::Error when there is no device or the pool cannot be reserved.
 void initialize(const DeviceOptions& options = {});
-bool initialized();
 
 DevicePool& device_pool();  // throws when running with direct allocations
 const cudaDeviceProp& device_properties();

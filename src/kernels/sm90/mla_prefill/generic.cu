@@ -103,8 +103,6 @@ void launch_generic(const MlaPrefillParams& params, cudaStream_t stream) {
 
 }  // namespace mla_prefill
 
-bool mla_prefill_uses_tiled_kernel(const MlaPrefillParams& params) { return mla_prefill::supports_tiled(params); }
-
 void run_mla_prefill(const MlaPrefillParams& params, cudaStream_t stream) {
   if (params.sequences == 0 || params.max_query_length == 0) return;
   if (mla_prefill::supports_tiled(params)) mla_prefill::launch_tiled(params, stream);

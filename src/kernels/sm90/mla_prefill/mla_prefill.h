@@ -28,7 +28,6 @@ struct MlaPrefillParams {
 // Tensor-core kernel for DeepSeek's 128 + 64 / 128 head dims in BF16, a CUDA-core kernel for any other sizes
 // and for F32.
 void run_mla_prefill(const MlaPrefillParams& params, cudaStream_t stream);
-bool mla_prefill_uses_tiled_kernel(const MlaPrefillParams& params);
 
 // Gathers each sequence's cache entries into contiguous rows: latents [sequences * kv_stride, latent] and
 // rope keys [sequences * kv_stride, rope]; rows past a sequence's length are zero. Cache and outputs are all
