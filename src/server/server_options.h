@@ -15,7 +15,7 @@ struct ServerOptions {
   std::string chat_template_path;  // --chat-template FILE (default: tokenizer_config.json's template)
   Device device = Device::kCpu;    // --device cpu|cuda
   int tp_size = 1;                 // --tp-size
-  std::string quantization;        // --quantization: only to refuse fp8 on an FP8 checkpoint (see model_loading.h)
+  std::string quantization;        // --quantization: SGLang's flag, accepted only to refuse any value (load_model)
   int cpu_threads = 0;             // --threads: CPU compute threads (0: all cores)
   int64_t context_length = 0;      // --context-length (0: the model's max_position_embeddings)
   std::string reasoning_parser;    // --reasoning-parser deepseek-r1
