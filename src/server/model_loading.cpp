@@ -23,6 +23,9 @@ int64_t memory_budget_for_kv(const ServerOptions& options, int64_t weight_bytes)
     return budget - weight_bytes;
   }
 #ifdef DSINFER_WITH_CUDA
+  // The device pool takes a share of free memory and must leave some to the CUDA runtime and cuBLASLt.
+  DSINFER_CHECK(options.mem_fraction_static < 1.0, "--mem-fraction-static must be below 1 on --device cuda ",
+                "(the CUDA runtime needs some free memory), got ", options.mem_fraction_static);
   cuda::DeviceOptions device_options;
   device_options.memory_fraction = options.mem_fraction_static;
   cuda::initialize(device_options);
