@@ -184,7 +184,7 @@ int run_bench(int argc, char** argv) {
   app.add_option("--chunked-prefill-size", chunk, "most tokens per prefill forward")->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_flag("--skip-prefill", skip_prefill,
-               "decode over a cache of --input-len tokens that were never prefilled (zeros): times decode alone");
+               "decode over a cache of --input-len tokens that were never prefilled (seeded random values): times decode alone");
   app.add_option("--json", json_path, "also write the results as JSON to this file");
   try {
     app.parse(argc, argv);
@@ -265,6 +265,7 @@ int run_bench(int argc, char** argv) {
     };
     double prefill_seconds = NAN;
     if (skip_prefill) {
+      runner->fill_kv_cache_random(/*seed=*/random());
       for (int b = 0; b < batch_size; ++b) last_tokens[b] = token(random);
     } else {
       prefill();

@@ -13,6 +13,7 @@
 #include "model/weights.h"
 #include "ops/argmax_rows.h"
 #include "ops/copy.h"
+#include "ops/fill_random.h"
 #include "ops/device.h"
 #include "ops/sample_tokens.h"
 
@@ -48,6 +49,12 @@ class DeepseekRunner final : public ModelRunner {
     Tensor host = Tensor::empty(logits.shape(), DType::kF32);
     ops::copy(logits, host);
     return host;
+  }
+
+  void fill_kv_cache_random(uint64_t seed) override {
+    for (int layer = 0; layer < config_.num_hidden_layers; ++layer) {
+      ops::fill_random(cache_.layer(layer), seed + static_cast<uint64_t>(layer), -1.0f, 1.0f);
+    }
   }
 
   std::vector<int32_t> forward_greedy(const ForwardBatch& batch) override {

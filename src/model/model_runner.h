@@ -66,6 +66,9 @@ class ModelRunner {
   // (valid until its next forward; the caller may modify it); else an undefined Tensor.
   virtual Tensor forward_reusing_buffers(const ForwardBatch& batch, const DeviceSampling* sampling,
                                          bool return_logits) = 0;
+  // Fills every KV page with seeded random values in [-1, 1) (the scale of RMS-normed latents), for benchmarks
+  // that decode over a context they never prefilled: timing over zeros can flatter the kernels.
+  virtual void fill_kv_cache_random(uint64_t seed) = 0;
 };
 
 }  // namespace dsinfer
