@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 #include <mutex>
 
 #include "core/error.h"
@@ -103,6 +104,30 @@ bool programmatic_launch_enabled() {
     return setting == nullptr || std::string(setting) != "0";
   }();
   return enabled;
+}
+
+bool kernel_skipped_for_profiling(const char* name) {
+  // DSINFER_CUDA_SKIP_KERNELS="a,b": comma-separated kernel names (the names launch_kernel is given, or
+  // "cublaslt_batched"); read once. Empty / unset: nothing is skipped.
+  static const std::vector<std::string> skipped = [] {
+    std::vector<std::string> names;
+    const char* setting = std::getenv("DSINFER_CUDA_SKIP_KERNELS");
+    if (setting == nullptr) return names;
+    std::string list(setting), item;
+    for (char c : list + ",") {
+      if (c == ',') {
+        if (!item.empty()) names.push_back(item);
+        item.clear();
+      } else {
+        item += c;
+      }
+    }
+    return names;
+  }();
+  if (skipped.empty()) return false;
+  for (const std::string& skip : skipped)
+    if (skip == name) return true;
+  return false;
 }
 
 cudaStream_t current_stream() { return stream_override != nullptr ? stream_override : require_state().compute_stream; }

@@ -36,6 +36,7 @@ int multiprocessor_count();
 // Whether kernels started through launch_kernel (kernels/common/launch.cuh) may overlap their predecessor
 // (programmatic dependent launch); off when the environment sets DSINFER_CUDA_PDL=0.
 bool programmatic_launch_enabled();
+bool kernel_skipped_for_profiling(const char* name);  // DSINFER_CUDA_SKIP_KERNELS (kernels/common/launch.cuh)
 
 // The stream ops run on: the compute stream made by initialize(), unless this thread set another
 // (a capture stream, say) with StreamScope.

@@ -16,8 +16,8 @@ __device__ __forceinline__ bool better(float value, int64_t index, float best_va
 }
 
 __global__ void __launch_bounds__(kThreads) argmax_rows_kernel(const float* logits, int64_t vocab, int32_t* ids) {
-  dsinfer::cuda::wait_for_previous_kernel();
   dsinfer::cuda::allow_next_kernel();
+  dsinfer::cuda::wait_for_previous_kernel();
   const float* row = logits + static_cast<int64_t>(blockIdx.x) * vocab;
   float best_value = NAN;
   int64_t best_index = 0;

@@ -11,8 +11,8 @@ namespace {
 // another allocation (the host validates token ids before they get here).
 __global__ void gather_rows_kernel(const void* source, FloatKind source_kind, int64_t rows, int64_t width,
                                    const int32_t* indices, void* output, FloatKind output_kind) {
-  dsinfer::cuda::wait_for_previous_kernel();
   dsinfer::cuda::allow_next_kernel();
+  dsinfer::cuda::wait_for_previous_kernel();
   const int64_t row = blockIdx.x;
   const int32_t index = indices[row];
   const bool valid = index >= 0 && index < rows;

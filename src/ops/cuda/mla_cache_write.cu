@@ -19,8 +19,8 @@ __global__ void __launch_bounds__(kThreads)
                            const int32_t* positions, const float* cos_sin, int64_t max_positions, const int32_t* slots,
                            int64_t total_slots, void* cache, FloatKind cache_kind) {
   extern __shared__ float latent[];  // [latent_dim]: the normed latent before it is stored
-  dsinfer::cuda::wait_for_previous_kernel();
   dsinfer::cuda::allow_next_kernel();
+  dsinfer::cuda::wait_for_previous_kernel();
   const int64_t token = blockIdx.x, width = latent_dim + rope_dim;
   const int32_t slot = slots[token], position = positions[token];
   const int64_t in = token * width;

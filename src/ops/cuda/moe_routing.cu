@@ -37,8 +37,8 @@ __device__ __forceinline__ void warp_arg_max(float& value, int& index) {
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     moe_routing_kernel(const float* logits, const float* bias, int64_t tokens, RoutingArguments arguments,
                        int32_t* topk_ids, float* topk_weights) {
-  dsinfer::cuda::wait_for_previous_kernel();
   dsinfer::cuda::allow_next_kernel();
+  dsinfer::cuda::wait_for_previous_kernel();
   const int64_t token = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (token >= tokens) return;

@@ -17,8 +17,8 @@ __global__ void __launch_bounds__(kThreads)
     rms_norm_kernel(const void* input, FloatKind input_kind, void* residual, const void* addend, FloatKind addend_kind,
                     const void* weight, FloatKind weight_kind, int64_t width, float epsilon, void* output,
                     FloatKind output_kind) {
-  dsinfer::cuda::wait_for_previous_kernel();
   dsinfer::cuda::allow_next_kernel();
+  dsinfer::cuda::wait_for_previous_kernel();
   const int64_t row_offset = static_cast<int64_t>(blockIdx.x) * width;
   float values[kValuesPerThread];
   float sum_squares = 0.0f;

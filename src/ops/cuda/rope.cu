@@ -10,8 +10,8 @@ namespace {
 // One block per token; thread i rotates pair i % pairs of head i / pairs.
 __global__ void rope_kernel(void* x, FloatKind kind, int64_t heads, int64_t head_dim, int64_t rope_dim,
                             const int32_t* positions, const float* cos_sin, int64_t max_positions) {
-  dsinfer::cuda::wait_for_previous_kernel();
   dsinfer::cuda::allow_next_kernel();
+  dsinfer::cuda::wait_for_previous_kernel();
   const int64_t token = blockIdx.x, pairs = rope_dim / 2;
   const int32_t position = positions[token];
   const bool valid = position >= 0 && position < max_positions;
@@ -27,8 +27,8 @@ __global__ void rope_kernel(void* x, FloatKind kind, int64_t heads, int64_t head
 }
 
 __global__ void silu_and_mul_kernel(const void* gate, const void* up, void* output, FloatKind kind, int64_t count) {
-  dsinfer::cuda::wait_for_previous_kernel();
   dsinfer::cuda::allow_next_kernel();
+  dsinfer::cuda::wait_for_previous_kernel();
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     float g = load_as_float(gate, kind, i), u = load_as_float(up, kind, i);

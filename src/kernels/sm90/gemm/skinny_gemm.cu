@@ -42,8 +42,8 @@ template <bool kFp8, bool kGated>
 __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGemmParams params) {
   constexpr int kFeatures = kGated ? kWeightRows / 2 : kWeightRows;  // output features per CTA
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
-  wait_for_previous_kernel();
   allow_next_kernel();
+  wait_for_previous_kernel();
 
   // This CTA's projection and features. (Fields are picked by value: indexing the parameter array with a
   // runtime index would copy it to local memory.)

@@ -15,8 +15,8 @@ constexpr int kCombineThreads = 128;
 
 template <typename Out>
 __global__ void __launch_bounds__(kCombineThreads) mla_decode_combine_kernel(const MlaDecodeParams params) {
-  wait_for_previous_kernel();
   allow_next_kernel();
+  wait_for_previous_kernel();
   const int sequence = blockIdx.x, head = blockIdx.y;
   const int column = blockIdx.z * kCombineThreads + threadIdx.x;
   const MlaSplit range = mla_split_range(params.seq_lens[sequence], params.page_size, params.num_splits, 0);

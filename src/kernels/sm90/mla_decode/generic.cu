@@ -17,8 +17,8 @@ constexpr int kMaxLatentPerLane = 16;  // 512 latent values
 // Element: the dtype of q_latent, q_rope, the cache and out.
 template <typename Element>
 __global__ void __launch_bounds__(32) mla_decode_generic_kernel(const MlaDecodeParams params) {
-  wait_for_previous_kernel();
   allow_next_kernel();
+  wait_for_previous_kernel();
   const int head = blockIdx.x, split = blockIdx.y, sequence = blockIdx.z, lane = threadIdx.x;
   const int seq_len = params.seq_lens[sequence];
   const MlaSplit range = mla_split_range(seq_len, params.page_size, params.num_splits, split);

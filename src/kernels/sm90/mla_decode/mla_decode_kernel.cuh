@@ -46,8 +46,8 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_tiled_kernel(const Mla
   float* row_max_parts = reinterpret_cast<float*>(shared_p + kHeadsPerBlock * kProbabilityRowBytes);
   float* row_sum_parts = row_max_parts + kTokenGroups * kHeadsPerBlock;  // [kTokenGroups][kHeadsPerBlock]
 
-  wait_for_previous_kernel();
   allow_next_kernel();
+  wait_for_previous_kernel();
   const int head_block = blockIdx.x, split = blockIdx.y, sequence = blockIdx.z;
   const int thread = threadIdx.x, warp = thread / 32, lane = thread % 32;
   const int row_group = warp % kRowGroups, token_group = warp / kRowGroups;

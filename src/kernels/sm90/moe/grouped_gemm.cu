@@ -33,8 +33,8 @@ __global__ void __launch_bounds__(kThreads) grouped_gemm_kernel(const GroupedGem
   extern __shared__ __align__(128) uint8_t shared[];
   constexpr int kStageBytes = stage_bytes(kGated);
   constexpr int kElementBytes = kFp8 ? 1 : 2;
-  wait_for_previous_kernel();
   allow_next_kernel();
+  wait_for_previous_kernel();
 
   // Which expert and which of its row tiles: the largest e with tile_offsets[e] <= tile.
   const int tile = blockIdx.y;

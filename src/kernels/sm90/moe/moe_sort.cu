@@ -18,8 +18,8 @@ __global__ void __launch_bounds__(kSortThreads)
     moe_sort_kernel(const int32_t* topk_ids, int64_t assignments, int experts, int rows_per_tile,
                     int32_t* expert_offsets, int32_t* tile_offsets, int32_t* active_experts, int32_t* sorted_slots,
                     int32_t* slot_positions) {
-  wait_for_previous_kernel();
   allow_next_kernel();
+  wait_for_previous_kernel();
   __shared__ int32_t counts[kMaxExperts];
   __shared__ int32_t cursors[kMaxExperts];
   for (int e = threadIdx.x; e < experts; e += kSortThreads) counts[e] = 0;
@@ -63,8 +63,8 @@ template <typename Row, typename Out>
 __global__ void __launch_bounds__(kCombineThreads)
     moe_combine_kernel(const Row* __restrict__ expert_rows, const int32_t* __restrict__ slot_positions,
                        const float* __restrict__ weights, int top_k, int64_t hidden, Out* __restrict__ output) {
-  wait_for_previous_kernel();
   allow_next_kernel();
+  wait_for_previous_kernel();
   const int64_t token = blockIdx.x;
   const int64_t column = static_cast<int64_t>(blockIdx.y) * kCombineThreads + threadIdx.x;
   if (column >= hidden) return;

@@ -34,8 +34,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     quantize_fp8_groups_kernel(const Input* __restrict__ input, int64_t input_row_stride,
                                uint8_t* __restrict__ output, float* __restrict__ scales, int64_t m, int64_t padded_m,
                                int64_t k, int64_t num_groups) {
-  wait_for_previous_kernel();
   allow_next_kernel();
+  wait_for_previous_kernel();
   int64_t warp_index = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   int lane = threadIdx.x % 32;
   if (warp_index >= padded_m * num_groups) return;
