@@ -11,13 +11,17 @@
 // silu(gate) * up.
 #include "kernels/sm90/gemm/skinny_gemm.h"
 
+#include <cooperative_groups.h>
 #include <cuda_bf16.h>
+
+#include <cstdlib>
 
 #include "core/error.h"
 #include "kernels/common/cuda_check.h"
 #include "kernels/common/device_math.cuh"
 #include "kernels/common/launch.cuh"
 #include "kernels/common/mma_sm80.cuh"
+#include "kernels/runtime/device.h"
 
 namespace dsinfer::cuda {
 
@@ -28,6 +32,7 @@ constexpr int kWeightRows = 16;  // the mma's m
 constexpr int kMaxTokens = static_cast<int>(kSkinnyMaxRows);
 constexpr int kBlockBytes = 128;  // one K scale block = two 64-byte k-steps per lane group
 constexpr int kUnroll = 2;        // K blocks each warp loads before it multiplies
+constexpr int kMaxSplits = 8;     // the largest portable cluster
 
 __device__ __forceinline__ uint4 load_or_zero(const uint8_t* pointer, bool valid) {
   return valid ? __ldg(reinterpret_cast<const uint4*>(pointer)) : make_uint4(0, 0, 0, 0);
@@ -38,19 +43,24 @@ __device__ __forceinline__ void store(void* out, bool out_f32, int64_t offset, f
   else static_cast<__nv_bfloat16*>(out)[offset] = __float2bfloat16_rn(value);
 }
 
-template <bool kFp8, bool kGated>
-__global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGemmParams params) {
+// kMinBlocks: CTAs per multiprocessor the register budget is cut for (1: no cap, about 126 registers, 2 CTAs fit;
+// 3: 80 registers, a few bytes spilled outside the loop). Chosen per launch (skinny_occupancy).
+template <bool kFp8, bool kGated, int kMinBlocks>
+__global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
+    skinny_gemm_kernel(const SkinnyGemmParams params, int k_splits) {
   constexpr int kFeatures = kGated ? kWeightRows / 2 : kWeightRows;  // output features per CTA
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
   allow_next_kernel();
-  wait_for_previous_kernel();
 
-  // This CTA's projection and features. (Fields are picked by value: indexing the parameter array with a
-  // runtime index would copy it to local memory.)
+  // This CTA's place: feature block blockIdx.x / k_splits, K part blockIdx.x % k_splits (its rank in the cluster
+  // of k_splits CTAs that share the feature block).
+  const int split = static_cast<int>(blockIdx.x % k_splits);
+  int64_t feature_block = blockIdx.x / k_splits;
+  // This CTA's projection. (Fields are picked by value: indexing the parameter array with a runtime index would
+  // copy it to local memory.)
   const SkinnyProjection& projection0 = params.projections[0];
   const SkinnyProjection& projection1 = params.projections[1];
   bool in_second = false;
-  int64_t feature_block = blockIdx.x;
   if (!kGated && params.projection_count == 2) {
     const int64_t first_blocks = (projection0.n + kFeatures - 1) / kFeatures;
     if (feature_block >= first_blocks) {
@@ -63,43 +73,73 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGe
   void* const out = in_second ? projection1.out : projection0.out;
   const bool out_f32 = in_second ? projection1.out_f32 : projection0.out_f32;
 
-  // This CTA's rows: all of them, or one routed expert's.
-  int64_t row_begin = 0, row_end = params.rows;
-  int expert = 0;
-  const bool grouped = params.expert_offsets != nullptr;
-  if (grouped) {
-    if (static_cast<int>(blockIdx.y) >= params.active_experts[params.experts]) return;
-    expert = params.active_experts[blockIdx.y];
-    row_begin = params.expert_offsets[expert];
-    row_end = params.expert_offsets[expert + 1];
-  }
-
   // Lane (group, quad) loads 16 bytes at offset 16 * quad of each 64-byte k-step, from weight rows low_row
-  // and high_row and from the A row of token slot `group`.
+  // and high_row and from the A row of token slot `group`. This CTA's K blocks: [block_begin, block_end).
   const int64_t row_bytes = params.k * (kFp8 ? 1 : 2);
+  const int64_t blocks = (row_bytes + kBlockBytes - 1) / kBlockBytes;
+  const int64_t blocks_per_split = (blocks + k_splits - 1) / k_splits;
+  const int64_t block_begin = split * blocks_per_split;
+  const int64_t block_end = block_begin + blocks_per_split < blocks ? block_begin + blocks_per_split : blocks;
   const int64_t low_row = first_feature + group, high_row = kGated ? low_row : low_row + 8;
   const bool low_valid = low_row < n, high_valid = high_row < n;
-  auto weight_of = [&](const SkinnyProjection& projection) {
-    return static_cast<const uint8_t*>(grouped ? projection.weight_experts[expert] : projection.weight);
-  };
-  const uint8_t* low_weight = in_second ? weight_of(projection1) : weight_of(projection0);
-  const uint8_t* high_weight = high_second ? weight_of(projection1) : weight_of(projection0);
-  const uint8_t* weight_low = low_weight + (low_valid ? low_row : 0) * row_bytes;
-  const uint8_t* weight_high = high_weight + (high_valid ? high_row : 0) * row_bytes;
-  // FP8: the scale rows of this CTA's features (16 consecutive features, or 8, share one 128-row block).
-  const float* scales_low = nullptr;
+  const bool grouped = params.expert_offsets != nullptr;
+  const uint8_t* weight_low = nullptr;
+  const uint8_t* weight_high = nullptr;
+  const float* scales_low = nullptr;  // FP8: the scale rows of this CTA's features (one 128-row block)
   const float* scales_high = nullptr;
-  if constexpr (kFp8) {
-    auto scales_of = [&](const SkinnyProjection& projection) {
-      return (grouped ? projection.scale_experts[expert] : projection.scales) +
-             (first_feature / 128) * projection.scale_row_length;
+  auto locate_weights = [&](int expert) {
+    auto weight_of = [&](const SkinnyProjection& projection) {
+      return static_cast<const uint8_t*>(grouped ? projection.weight_experts[expert] : projection.weight);
     };
-    scales_low = in_second ? scales_of(projection1) : scales_of(projection0);
-    scales_high = high_second ? scales_of(projection1) : scales_of(projection0);
+    const uint8_t* low_base = in_second ? weight_of(projection1) : weight_of(projection0);
+    const uint8_t* high_base = high_second ? weight_of(projection1) : weight_of(projection0);
+    weight_low = low_base + (low_valid ? low_row : 0) * row_bytes;
+    weight_high = high_base + (high_valid ? high_row : 0) * row_bytes;
+    if constexpr (kFp8) {
+      auto scales_of = [&](const SkinnyProjection& projection) {
+        return (grouped ? projection.scale_experts[expert] : projection.scales) +
+               (first_feature / 128) * projection.scale_row_length;
+      };
+      scales_low = in_second ? scales_of(projection1) : scales_of(projection0);
+      scales_high = high_second ? scales_of(projection1) : scales_of(projection0);
+    }
+  };
+  uint4 w_low[kUnroll][2], w_high[kUnroll][2];
+  auto load_weights = [&](int64_t block) {
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+#pragma unroll
+      for (int step = 0; step < 2; ++step) {
+        const int64_t offset = (block + u * kWarps) * kBlockBytes + step * 64 + quad * 16;
+        const bool in_range = block + u * kWarps < block_end && offset < row_bytes;
+        w_low[u][step] = load_or_zero(weight_low + offset, in_range && low_valid);
+        w_high[u][step] = load_or_zero(weight_high + offset, in_range && high_valid);
+      }
+    }
+  };
+  // Weights are not written during a step: a plain launch loads its first round of them before waiting for
+  // the previous kernel, so that round's memory latency overlaps the previous kernel. (A grouped launch learns
+  // its expert from the sort, which the previous kernels write.)
+  if (!grouped) {
+    locate_weights(0);
+    load_weights(block_begin + warp);
+  }
+  wait_for_previous_kernel();
+
+  // This CTA's rows: all of them, or one routed expert's (the same for every CTA of a cluster, so a cluster
+  // returns as a whole).
+  int64_t row_begin = 0, row_end = params.rows;
+  if (grouped) {
+    if (static_cast<int>(blockIdx.y) >= params.active_experts[params.experts]) return;
+    const int expert = params.active_experts[blockIdx.y];
+    row_begin = params.expert_offsets[expert];
+    row_end = params.expert_offsets[expert + 1];
+    locate_weights(expert);
   }
   const auto* a = static_cast<const uint8_t*>(params.a);
-  const int64_t blocks = (row_bytes + kBlockBytes - 1) / kBlockBytes;
-  __shared__ float sums[kWarps][kWeightRows][kMaxTokens];
+  __shared__ float sums[kWarps][kWeightRows][kMaxTokens];           // each warp's partial sums
+  __shared__ float split_sums[kMaxSplits][kWeightRows][kMaxTokens];  // first CTA of a cluster: each CTA's sums
+  bool weights_loaded = !grouped;
 
   for (int64_t chunk = row_begin; chunk < row_end; chunk += kMaxTokens) {  // 8 rows per pass over the weights
     const int tokens = static_cast<int>(row_end - chunk < kMaxTokens ? row_end - chunk : kMaxTokens);
@@ -122,16 +162,16 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGe
 
     // rows (features) low / high, columns (tokens) 2 * quad, 2 * quad + 1
     float accumulator[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int64_t block = warp; block < blocks; block += kUnroll * kWarps) {
-      uint4 w_low[kUnroll][2], w_high[kUnroll][2], x[kUnroll][2];
+    for (int64_t block = block_begin + warp; block < block_end; block += kUnroll * kWarps) {
+      if (!weights_loaded) load_weights(block);
+      weights_loaded = false;
+      uint4 x[kUnroll][2];
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
 #pragma unroll
         for (int step = 0; step < 2; ++step) {
           const int64_t offset = (block + u * kWarps) * kBlockBytes + step * 64 + quad * 16;
-          const bool in_range = offset < row_bytes;
-          w_low[u][step] = load_or_zero(weight_low + offset, in_range && low_valid);
-          w_high[u][step] = load_or_zero(weight_high + offset, in_range && high_valid);
+          const bool in_range = block + u * kWarps < block_end && offset < row_bytes;
           x[u][step] = load_or_zero(token_row + offset, in_range && token_valid);
         }
       }
@@ -154,7 +194,7 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGe
           }
         }
         if constexpr (kFp8) {
-          if (current < blocks) {
+          if (current < block_end) {
             const float weight_scale[2] = {scales_low[current], scales_high[current]};
 #pragma unroll
             for (int i = 0; i < 4; ++i) {
@@ -170,27 +210,53 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGe
         }
       }
     }
+    weights_loaded = false;  // a further pass (more than 8 rows) loads the weights again
 
-    __syncthreads();  // the previous pass's epilogue has read `sums`
+    // The warps' sums, then the CTA's (in warp order) into the cluster's first CTA, then that CTA adds the
+    // CTAs' sums in rank order and writes the outputs.
 #pragma unroll
     for (int i = 0; i < 4; ++i) sums[warp][group + 8 * (i / 2)][2 * quad + (i & 1)] = accumulator[i];
     __syncthreads();
-    for (int index = threadIdx.x; index < kFeatures * kMaxTokens; index += kWarps * 32) {
-      const int feature = index / kMaxTokens, token = index % kMaxTokens;
-      const int64_t column = first_feature + feature;
-      if (token >= tokens || column >= n) continue;
+    if (threadIdx.x < kWeightRows * kMaxTokens) {
+      const int row = threadIdx.x / kMaxTokens, token = threadIdx.x % kMaxTokens;
       float total = 0.0f;
 #pragma unroll
-      for (int w = 0; w < kWarps; ++w) total += sums[w][feature][token];
-      if constexpr (kGated) {
-        float up = 0.0f;
-#pragma unroll
-        for (int w = 0; w < kWarps; ++w) up += sums[w][feature + 8][token];
-        total = total / (1.0f + __expf(-total)) * up;
-      }
-      store(out, out_f32, (chunk + token) * n + column, total);
+      for (int w = 0; w < kWarps; ++w) total += sums[w][row][token];
+      float* destination = &split_sums[split][row][token];
+      if (k_splits > 1) destination = cooperative_groups::this_cluster().map_shared_rank(destination, 0);
+      *destination = total;
     }
+    if (k_splits > 1) cooperative_groups::this_cluster().sync();
+    else __syncthreads();
+    if (split == 0) {
+      for (int index = threadIdx.x; index < kFeatures * kMaxTokens; index += kWarps * 32) {
+        const int feature = index / kMaxTokens, token = index % kMaxTokens;
+        const int64_t column = first_feature + feature;
+        if (token >= tokens || column >= n) continue;
+        float total = 0.0f;
+        for (int r = 0; r < k_splits; ++r) total += split_sums[r][feature][token];
+        if constexpr (kGated) {
+          float up = 0.0f;
+          for (int r = 0; r < k_splits; ++r) up += split_sums[r][feature + 8][token];
+          total = total / (1.0f + __expf(-total)) * up;
+        }
+        store(out, out_f32, (chunk + token) * n + column, total);
+      }
+    }
+    // Before the next pass overwrites sums / split_sums (and before any CTA of a cluster leaves while another
+    // may still write into the first CTA's memory).
+    if (k_splits > 1) cooperative_groups::this_cluster().sync();
+    else __syncthreads();
   }
+}
+
+// DSINFER_SKINNY_OCCUPANCY=3 picks the register-capped kernels (benchmark comparisons); default uncapped.
+int skinny_occupancy() {
+  static const int occupancy = [] {
+    const char* setting = std::getenv("DSINFER_SKINNY_OCCUPANCY");
+    return setting != nullptr ? std::atoi(setting) : 2;
+  }();
+  return occupancy;
 }
 
 template <bool kFp8, bool kGated>
@@ -200,13 +266,45 @@ void launch(const SkinnyGemmParams& params, cudaStream_t stream) {
   if (!kGated && params.projection_count == 2) feature_blocks += (params.projections[1].n + kFeatures - 1) / kFeatures;
   const int64_t expert_slots =
       params.expert_offsets != nullptr ? (params.rows < params.experts ? params.rows : params.experts) : 1;
-  DSINFER_CHECK(feature_blocks < (int64_t{1} << 31) && expert_slots <= 65535, "skinny GEMM: ", feature_blocks,
-                " feature blocks x ", expert_slots, " experts exceed one launch");
-  dim3 grid(static_cast<unsigned>(feature_blocks), static_cast<unsigned>(expert_slots));
-  launch_kernel("skinny_gemm_kernel", skinny_gemm_kernel<kFp8, kGated>, grid, kWarps * 32, 0, stream, params);
+  const int64_t k_blocks = (params.k * (kFp8 ? 1 : 2) + kBlockBytes - 1) / kBlockBytes;
+  int k_splits = params.k_splits > 0 ? params.k_splits
+                                     : skinny_k_splits(feature_blocks * expert_slots, k_blocks, multiprocessor_count());
+  DSINFER_CHECK(k_splits >= 1 && k_splits <= kMaxSplits, "skinny GEMM: ", k_splits, " K splits (1 to ", kMaxSplits, ")");
+  if (k_splits > k_blocks) k_splits = static_cast<int>(k_blocks);  // every CTA of a cluster gets K blocks
+  DSINFER_CHECK(feature_blocks * k_splits < (int64_t{1} << 31) && expert_slots <= 65535, "skinny GEMM: ",
+                feature_blocks, " feature blocks x ", k_splits, " K splits x ", expert_slots,
+                " experts exceed one launch");
+  dim3 grid(static_cast<unsigned>(feature_blocks * k_splits), static_cast<unsigned>(expert_slots));
+  if (skinny_occupancy() == 3) {
+    launch_kernel_in_clusters("skinny_gemm_kernel", skinny_gemm_kernel<kFp8, kGated, 3>, grid, kWarps * 32, 0,
+                              static_cast<unsigned>(k_splits), stream, params, k_splits);
+  } else {
+    launch_kernel_in_clusters("skinny_gemm_kernel", skinny_gemm_kernel<kFp8, kGated, 1>, grid, kWarps * 32, 0,
+                              static_cast<unsigned>(k_splits), stream, params, k_splits);
+  }
 }
 
 }  // namespace
+
+int skinny_k_splits(int64_t grid_ctas, int64_t k_blocks, int multiprocessors) {
+  static const int forced = [] {
+    const char* setting = std::getenv("DSINFER_SKINNY_SPLITS");
+    return setting != nullptr ? std::atoi(setting) : 0;
+  }();
+  int64_t splits = 1;
+  if (forced > 0) {
+    splits = forced;
+  } else if (grid_ctas < 4 * static_cast<int64_t>(multiprocessors)) {
+    const int64_t to_cover = (2 * static_cast<int64_t>(multiprocessors) + grid_ctas - 1) / grid_ctas;
+    const int64_t to_one_round = (k_blocks + kWarps * kUnroll - 1) / (kWarps * kUnroll);
+    splits = to_cover > to_one_round ? to_cover : to_one_round;
+    const int64_t most = k_blocks / kWarps;  // every warp keeps at least one K block
+    if (splits > most) splits = most;
+  }
+  if (splits > kMaxSplits) splits = kMaxSplits;
+  if (splits > k_blocks) splits = k_blocks;
+  return splits < 1 ? 1 : static_cast<int>(splits);
+}
 
 void skinny_gemm(const SkinnyGemmParams& params, bool fp8, cudaStream_t stream) {
   DSINFER_CHECK(params.k > 0 && params.k % (fp8 ? 16 : 8) == 0, "skinny GEMM: k=", params.k,

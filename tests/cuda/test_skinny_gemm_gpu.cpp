@@ -1,0 +1,214 @@
+// The skinny GEMM kernel called directly with every K split it can take (1 to 8 CTAs per cluster, including
+// splits that leave some CTAs without K blocks), in each form (one projection, a pair, the gated pair, grouped by
+// expert with an empty expert and more than 8 rows for one expert), BF16 and block-scaled FP8, against the CPU
+// twin (ops::linear / silu_gated_linear, W8A8 emulation for FP8) on fresh random data. The ops choose the split
+// themselves; these cases reach the ones a test shape would not.
+#include <gtest/gtest.h>
+
+#include <tuple>
+#include <vector>
+
+#include "gpu_testing.h"
+#include "kernels/sm90/gemm/skinny_gemm.h"
+#include "ops/gated_linear.h"
+#include "ops/linear.h"
+#include "ops/quantize_fp8.h"
+
+namespace dsinfer {
+namespace {
+
+using gpu_testing::RandomSource;
+
+ops::LinearWeight random_weight(RandomSource& random, int64_t n, int64_t k, bool fp8) {
+  ops::LinearWeight weight = gpu_testing::host_weight(random.normal_tensor({n, k}, 0.05f), fp8);
+  if (fp8)  // varied block scales, so a misplaced scale shows
+    for (int64_t i = 0; i < weight.scale_inv.numel(); ++i) weight.scale_inv.data_as<float>()[i] *= random.uniform(0.5f, 2.0f);
+  return weight;
+}
+
+ops::LinearWeight to_gpu(const ops::LinearWeight& host) {
+  ops::LinearWeight device = host;
+  device.weight = gpu_testing::to_gpu(host.weight);
+  if (host.is_fp8()) device.scale_inv = gpu_testing::to_gpu(host.scale_inv);
+  return device;
+}
+
+// The kernel's A operand for `input` [rows, k] (BF16-exact F32 on the host): BF16 rows, or e4m3 codes with
+// their 1x128 group scales [ceil(k / 128)][rows]. The tensors stay alive in the struct.
+struct DeviceRows {
+  Tensor values, codes, scales;
+  DeviceRows(const Tensor& input, bool fp8) {
+    values = gpu_testing::to_gpu(input, DType::kBF16);
+    if (!fp8) return;
+    const int64_t rows = input.dim(0), k = input.dim(1);
+    codes = gpu_testing::poisoned({rows, k}, DType::kF8E4M3);
+    scales = gpu_testing::poisoned({(k + 127) / 128, rows}, DType::kF32);
+    ops::quantize_fp8_per_token_group(values, codes, scales);
+  }
+  void fill(cuda::SkinnyGemmParams& params, bool fp8) const {
+    params.a = fp8 ? codes.data() : values.data();
+    if (fp8) {
+      params.a_scales = scales.data_as<float>();
+      params.a_scales_stride = values.dim(0);
+    }
+  }
+};
+
+cuda::SkinnyProjection projection_of(const ops::LinearWeight& device_weight, Tensor& output) {
+  cuda::SkinnyProjection projection{};
+  projection.weight = device_weight.weight.data();
+  if (device_weight.is_fp8()) {
+    projection.scales = device_weight.scale_inv.data_as<float>();
+    projection.scale_row_length = device_weight.scale_inv.dim(1);
+  }
+  projection.n = device_weight.out_features();
+  projection.out = output.data();
+  projection.out_f32 = output.dtype() == DType::kF32;
+  return projection;
+}
+
+constexpr double kBound = 1e-2;  // BF16 output against the float32 twin (the ops' own tests use 8e-3 / 1e-2)
+
+// (rows, k): k not a multiple of 128 bytes leaves a partial K block; n = 200 leaves partial feature blocks.
+class SkinnySplitTest : public ::testing::TestWithParam<std::tuple<int, int>> {};
+
+TEST_P(SkinnySplitTest, EverySplitOfEachFormMatchesTheCpuTwin) {
+  DSINFER_REQUIRE_GPU();
+  auto [rows, k] = GetParam();
+  const int64_t n = 200, second_n = 72;
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed() << ", rows " << rows << ", k " << k);
+  Tensor input = gpu_testing::normal_f32_bf16_exact(random, {rows, k}, 2.0f);
+  for (bool fp8 : {false, true}) {
+    SCOPED_TRACE(fp8 ? "FP8" : "BF16");
+    const ops::LinearWeight first = random_weight(random, n, k, fp8), second = random_weight(random, second_n, k, fp8);
+    const ops::LinearWeight device_first = to_gpu(first), device_second = to_gpu(second);
+    Tensor expected_first = Tensor::empty({rows, n}, DType::kF32), expected_second = Tensor::empty({rows, second_n}, DType::kF32);
+    Tensor expected_gated = Tensor::empty({rows, n}, DType::kF32);
+    ops::linear(input, first, expected_first, fp8);
+    ops::linear(input, second, expected_second, fp8);
+    ops::LinearWeight up = random_weight(random, n, k, fp8);
+    ops::silu_gated_linear(input, first, up, expected_gated, fp8);
+    const ops::LinearWeight device_up = to_gpu(up);
+    const DeviceRows device_rows(input, fp8);
+    for (int splits : {1, 2, 3, 5, 8}) {
+      SCOPED_TRACE(testing::Message() << splits << " K splits");
+      cuda::SkinnyGemmParams params{};
+      device_rows.fill(params, fp8);
+      params.k = k;
+      params.rows = rows;
+      params.k_splits = splits;
+      // one projection
+      Tensor output = gpu_testing::poisoned({rows, n}, DType::kBF16);
+      params.projections[0] = projection_of(device_first, output);
+      params.projection_count = 1;
+      cuda::skinny_gemm(params, fp8, cuda::current_stream());
+      EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(output), expected_first, n), kBound) << "single";
+      // a pair, the second into F32
+      Tensor output_first = gpu_testing::poisoned({rows, n}, DType::kBF16);
+      Tensor output_second = gpu_testing::poisoned({rows, second_n}, DType::kF32);
+      params.projections[0] = projection_of(device_first, output_first);
+      params.projections[1] = projection_of(device_second, output_second);
+      params.projection_count = 2;
+      cuda::skinny_gemm(params, fp8, cuda::current_stream());
+      EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(output_first), expected_first, n), kBound) << "pair 1";
+      EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(output_second), expected_second, second_n),
+                fp8 ? 2e-3 : 1e-4)
+          << "pair 2";
+      // gated: silu(x . first^T) * (x . up^T)
+      Tensor gated = gpu_testing::poisoned({rows, n}, DType::kBF16);
+      params.projections[0] = projection_of(device_first, gated);
+      params.projections[1] = projection_of(device_up, gated);
+      params.gated = true;
+      cuda::skinny_gemm(params, fp8, cuda::current_stream());
+      params.gated = false;
+      EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(gated), expected_gated, n), kBound) << "gated";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, SkinnySplitTest,
+                         ::testing::Values(std::tuple{1, 2048}, std::tuple{5, 1008}, std::tuple{8, 4096},
+                                           std::tuple{3, 112}),  // 112: fewer K blocks than splits
+                         [](const auto& info) {
+                           return "t" + std::to_string(std::get<0>(info.param)) + "_k" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
+
+// Grouped by expert: expert 0 has 3 rows, expert 1 none, expert 2 has 11 (two passes of 8), with rows read
+// through a_row_slots; each expert's rows against its own weight.
+TEST(SkinnyGrouped, EverySplitMatchesTheCpuTwinPerExpert) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  const int64_t k = 1536, n = 136, experts = 3, rows = 14;
+  const std::vector<int32_t> offsets = {0, 3, 3, 14}, active = {0, 2, 0, 2};  // [experts + 1]; count last
+  std::vector<int32_t> slots(rows);
+  for (int64_t r = 0; r < rows; ++r) slots[r] = static_cast<int32_t>((r * 5) % rows);  // a permutation of the rows
+  Tensor input = gpu_testing::normal_f32_bf16_exact(random, {rows, k}, 2.0f);
+  Tensor slot_tensor = Tensor::empty({rows}, DType::kI32), offset_tensor = Tensor::empty({experts + 1}, DType::kI32);
+  Tensor active_tensor = Tensor::empty({experts + 1}, DType::kI32);
+  for (int64_t i = 0; i < rows; ++i) slot_tensor.data_as<int32_t>()[i] = slots[i];
+  for (int64_t i = 0; i <= experts; ++i) {
+    offset_tensor.data_as<int32_t>()[i] = offsets[i];
+    active_tensor.data_as<int32_t>()[i] = active[i];
+  }
+  Tensor device_slots = gpu_testing::to_gpu(slot_tensor, DType::kI32);
+  Tensor device_offsets = gpu_testing::to_gpu(offset_tensor, DType::kI32);
+  Tensor device_active = gpu_testing::to_gpu(active_tensor, DType::kI32);
+  for (bool fp8 : {false, true}) {
+    SCOPED_TRACE(fp8 ? "FP8" : "BF16");
+    std::vector<ops::LinearWeight> weights, device_weights;
+    std::vector<const void*> weight_addresses;
+    std::vector<const float*> scale_addresses;
+    for (int64_t e = 0; e < experts; ++e) {
+      weights.push_back(random_weight(random, n, k, fp8));
+      device_weights.push_back(to_gpu(weights.back()));
+      weight_addresses.push_back(device_weights.back().weight.data());
+      scale_addresses.push_back(fp8 ? device_weights.back().scale_inv.data_as<float>() : nullptr);
+    }
+    Tensor weight_table = Tensor::empty({experts}, DType::kI64), scale_table = Tensor::empty({experts}, DType::kI64);
+    for (int64_t e = 0; e < experts; ++e) {
+      weight_table.data_as<int64_t>()[e] = reinterpret_cast<int64_t>(weight_addresses[e]);
+      scale_table.data_as<int64_t>()[e] = reinterpret_cast<int64_t>(scale_addresses[e]);
+    }
+    Tensor device_weight_table = gpu_testing::to_gpu(weight_table, DType::kI64);
+    Tensor device_scale_table = gpu_testing::to_gpu(scale_table, DType::kI64);
+    // Expected: sorted row r (expert e) = input row slots[r] . weight_e^T.
+    Tensor expected = Tensor::empty({rows, n}, DType::kF32);
+    for (int64_t e = 0; e < experts; ++e) {
+      for (int32_t r = offsets[e]; r < offsets[e + 1]; ++r) {
+        Tensor row = input.slice_rows(slots[r], slots[r] + 1), out = expected.slice_rows(r, r + 1);
+        ops::linear(row, weights[e], out, fp8);
+      }
+    }
+    const DeviceRows device_rows(input, fp8);
+    for (int splits : {1, 2, 4, 8}) {
+      SCOPED_TRACE(testing::Message() << splits << " K splits");
+      cuda::SkinnyGemmParams params{};
+      device_rows.fill(params, fp8);
+      params.k = k;
+      params.rows = rows;
+      params.expert_offsets = device_offsets.data_as<int32_t>();
+      params.active_experts = device_active.data_as<int32_t>();
+      params.experts = static_cast<int>(experts);
+      params.a_row_slots = device_slots.data_as<int32_t>();
+      params.a_row_divisor = 1;
+      params.k_splits = splits;
+      Tensor output = gpu_testing::poisoned({rows, n}, DType::kBF16);
+      cuda::SkinnyProjection projection{};
+      projection.weight_experts = static_cast<const void* const*>(device_weight_table.data());
+      projection.scale_experts = static_cast<const float* const*>(device_scale_table.data());
+      projection.scale_row_length = fp8 ? weights[0].scale_inv.dim(1) : 0;
+      projection.n = n;
+      projection.out = output.data();
+      params.projections[0] = projection;
+      params.projection_count = 1;
+      cuda::skinny_gemm(params, fp8, cuda::current_stream());
+      EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(output), expected, n), kBound);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dsinfer
