@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "gpu_testing.h"
 #include "ops/add_rms_norm.h"
@@ -49,6 +52,96 @@ TEST(AddRmsNormGpu, UpdatesTheResidualAndNormalizesTheSum) {
   ops::add_rms_norm(device_residual, device_addend, to_gpu(weight), 1e-6, output);
   EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(output), expected, width), 5e-3);
   EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(device_residual), residual, width), 5e-3);
+}
+
+// A device copy of `host` (F32 values) as `dtype`, starting `offset_elements` into a larger allocation, so that
+// an odd offset makes the rows misaligned for 16-byte access (the kernels must then take their scalar path).
+Tensor to_gpu_at_offset(const Tensor& host, DType dtype, int64_t offset_elements, std::vector<Tensor>& keep_alive) {
+  Tensor converted = cuda::to_host(to_gpu(host, dtype));
+  Tensor storage = Tensor::empty({host.numel() + offset_elements}, dtype, Device::kCuda);
+  keep_alive.push_back(storage);
+  Tensor placed = Tensor::view(static_cast<char*>(storage.data()) + offset_elements * dtype_size(dtype), host.shape(),
+                               dtype, Device::kCuda);
+  cuda::copy_to_device(converted, placed);
+  return placed;
+}
+
+// Rows and widths of a decode step (1-8 rows) and of prefill (200 rows): widths that are multiples of 8 take the
+// 16-byte vector kernel (1000: a partly idle last warp), others (1001, 36) and misaligned rows the scalar one.
+struct NormCase {
+  int64_t rows, width;
+  DType activation, weight;
+  int64_t offset_elements;  // 0: aligned; 1: every row misaligned
+};
+
+std::vector<NormCase> norm_cases() {
+  std::vector<NormCase> cases;
+  for (int64_t rows : {1, 3, 8, 200})
+    for (int64_t width : {512, 2048, 7168, 1000, 1001, 36}) cases.push_back({rows, width, DType::kBF16, DType::kBF16, 0});
+  cases.push_back({3, 2048, DType::kBF16, DType::kF32, 0});
+  cases.push_back({5, 2048, DType::kBF16, DType::kBF16, 1});
+  cases.push_back({2, 7168, DType::kBF16, DType::kF32, 1});
+  cases.push_back({3, 7168, DType::kF32, DType::kF32, 0});
+  cases.push_back({3, 1001, DType::kF32, DType::kBF16, 0});
+  return cases;
+}
+
+std::string describe(const NormCase& norm_case) {
+  std::ostringstream text;
+  text << norm_case.rows << " x " << norm_case.width << " " << dtype_name(norm_case.activation) << ", weight "
+       << dtype_name(norm_case.weight) << ", offset " << norm_case.offset_elements;
+  return text.str();
+}
+
+// F32 activations agree with the float32 twin to float32 rounding; BF16 ones to BF16 rounding of the output.
+double norm_tolerance(DType activation) { return activation == DType::kF32 ? 1e-5 : 5e-3; }
+
+TEST(RmsNormGpu, MatchesCpuTwinOnVectorAndScalarPathsForDecodeAndPrefillRows) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  for (const NormCase& norm_case : norm_cases()) {
+    SCOPED_TRACE(describe(norm_case));
+    const int64_t rows = norm_case.rows, width = norm_case.width;
+    std::vector<Tensor> keep_alive;
+    Tensor input = gpu_testing::normal_f32_bf16_exact(random, {rows, width}, 3.0f);
+    Tensor weight = gpu_testing::round_to_bf16(random.normal_tensor({width}));
+    Tensor expected = Tensor::empty({rows, width}, DType::kF32);
+    ops::rms_norm(input, weight, 1e-6, expected);
+    Tensor output = gpu_testing::poisoned({rows, width}, norm_case.activation);
+    ops::rms_norm(to_gpu_at_offset(input, norm_case.activation, norm_case.offset_elements, keep_alive),
+                  to_gpu_at_offset(weight, norm_case.weight, norm_case.offset_elements, keep_alive), 1e-6, output);
+    EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(output), expected, width), norm_tolerance(norm_case.activation));
+  }
+}
+
+TEST(AddRmsNormGpu, RoundsTheResidualSumAndNormalizesItOnVectorAndScalarPaths) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  for (const NormCase& norm_case : norm_cases()) {
+    SCOPED_TRACE(describe(norm_case));
+    const int64_t rows = norm_case.rows, width = norm_case.width;
+    std::vector<Tensor> keep_alive;
+    Tensor residual = gpu_testing::normal_f32_bf16_exact(random, {rows, width}, 2.0f);
+    Tensor addend = gpu_testing::normal_f32_bf16_exact(random, {rows, width});
+    Tensor weight = gpu_testing::round_to_bf16(random.normal_tensor({width}));
+    Tensor device_residual = to_gpu_at_offset(residual, norm_case.activation, norm_case.offset_elements, keep_alive);
+    Tensor device_addend = to_gpu_at_offset(addend, norm_case.activation, norm_case.offset_elements, keep_alive);
+    Tensor expected = Tensor::empty({rows, width}, DType::kF32);
+    ops::add_rms_norm(residual, addend, weight, 1e-6, expected);  // residual: the float sums
+    Tensor output = gpu_testing::poisoned({rows, width}, norm_case.activation);
+    ops::add_rms_norm(device_residual, device_addend,
+                      to_gpu_at_offset(weight, norm_case.weight, norm_case.offset_elements, keep_alive), 1e-6, output);
+    EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(output), expected, width), norm_tolerance(norm_case.activation));
+    // The stored sum is the float sum of the same inputs, rounded once to the residual's dtype: bit for bit.
+    Tensor expected_residual = norm_case.activation == DType::kBF16 ? gpu_testing::round_to_bf16(residual) : residual;
+    Tensor actual_residual = to_cpu_f32(device_residual);
+    int64_t differing = 0;
+    for (int64_t i = 0; i < residual.numel(); ++i)
+      differing += actual_residual.data_as<float>()[i] != expected_residual.data_as<float>()[i];
+    EXPECT_EQ(differing, 0) << "residual elements off the rounded float sum";
+  }
 }
 
 TEST(RopeGpu, RotatesTheTrailingPairsLikeTheCpu) {
