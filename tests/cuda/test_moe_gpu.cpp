@@ -6,6 +6,7 @@
 #include <set>
 
 #include "gpu_testing.h"
+#include "kernels/sm90/moe/moe_sort.h"
 #include "ops/moe_experts.h"
 #include "ops/moe_routing.h"
 
@@ -41,26 +42,95 @@ TEST(MoeRoutingGpu, MatchesCpuTwinForEveryMethod) {
       {"tiny V3", routing(ScoringFunc::kSigmoid, TopkMethod::kNoauxTc, 16, 4, 4, 2, true, 2.5)},
   };
   for (const auto& [name, params] : configurations) {
-    SCOPED_TRACE(name);
-    const int64_t tokens = 300;
-    Tensor logits = random.normal_tensor({tokens, params.num_experts}, 2.0f);
-    Tensor bias;
-    if (params.scoring_func == ScoringFunc::kSigmoid) bias = random.normal_tensor({params.num_experts}, 0.1f);
-    Tensor ids = Tensor::empty({tokens, params.top_k}, DType::kI32), weights = Tensor::empty({tokens, params.top_k}, DType::kF32);
-    ops::moe_routing(logits, bias, params, ids, weights);
-    Tensor device_ids = gpu_testing::poisoned({tokens, params.top_k}, DType::kI32);
-    Tensor device_weights = gpu_testing::poisoned({tokens, params.top_k}, DType::kF32);
-    ops::moe_routing(to_gpu(logits), bias.defined() ? to_gpu(bias) : Tensor(), params, device_ids, device_weights);
-    Tensor gpu_ids = cuda::to_host(device_ids), gpu_weights = cuda::to_host(device_weights);
-    int differing_tokens = 0;
-    for (int64_t i = 0; i < ids.numel(); ++i) {
-      if (gpu_ids.data_as<int32_t>()[i] != ids.data_as<int32_t>()[i]) {
-        ++differing_tokens;  // float vs double scores may swap two experts that tie to ~1e-7
-        continue;
+    for (int64_t tokens : {1, 3, 8, 300}) {  // a decode step's 1-8 tokens (CTAs with idle warps) and prefill
+      SCOPED_TRACE(testing::Message() << name << ", " << tokens << " tokens");
+      Tensor logits = random.normal_tensor({tokens, params.num_experts}, 2.0f);
+      Tensor bias;
+      if (params.scoring_func == ScoringFunc::kSigmoid) bias = random.normal_tensor({params.num_experts}, 0.1f);
+      Tensor ids = Tensor::empty({tokens, params.top_k}, DType::kI32);
+      Tensor weights = Tensor::empty({tokens, params.top_k}, DType::kF32);
+      ops::moe_routing(logits, bias, params, ids, weights);
+      Tensor device_ids = gpu_testing::poisoned({tokens, params.top_k}, DType::kI32);
+      Tensor device_weights = gpu_testing::poisoned({tokens, params.top_k}, DType::kF32);
+      ops::moe_routing(to_gpu(logits), bias.defined() ? to_gpu(bias) : Tensor(), params, device_ids, device_weights);
+      Tensor gpu_ids = cuda::to_host(device_ids), gpu_weights = cuda::to_host(device_weights);
+      int differing_tokens = 0;
+      for (int64_t i = 0; i < ids.numel(); ++i) {
+        if (gpu_ids.data_as<int32_t>()[i] != ids.data_as<int32_t>()[i]) {
+          ++differing_tokens;  // float vs double scores may swap two experts that tie to ~1e-7
+          continue;
+        }
+        EXPECT_NEAR(gpu_weights.data_as<float>()[i], weights.data_as<float>()[i], 1e-5 * params.routed_scaling_factor);
       }
-      EXPECT_NEAR(gpu_weights.data_as<float>()[i], weights.data_as<float>()[i], 1e-5 * params.routed_scaling_factor);
+      EXPECT_LE(differing_tokens, 2) << "of " << ids.numel() << " choices";
     }
-    EXPECT_LE(differing_tokens, 2) << "of " << ids.numel() << " choices";
+  }
+}
+
+// moe_sort against a host count: offsets, tile offsets and the active list are exact prefix sums over the
+// experts (the kernel scans them in parallel), and every valid assignment gets a distinct row inside its
+// expert's range, sorted_slots pointing back at it; ids outside [0, experts) get -1. Decode (1-8 tokens) and
+// prefill sizes, V2-Lite's 64 and V3's 256 experts, and the 1024 the kernel allows.
+TEST(MoeSortGpu, CountsScansAndScattersLikeAHostCount) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  const int rows_per_tile = 32;
+  for (auto [experts, top_k] : {std::pair{64, 6}, std::pair{256, 8}, std::pair{1024, 8}, std::pair{5, 2}}) {
+    for (int tokens : {1, 3, 8, 200}) {
+      SCOPED_TRACE(testing::Message() << experts << " experts, top " << top_k << ", " << tokens << " tokens");
+      const int64_t assignments = static_cast<int64_t>(tokens) * top_k;
+      Tensor ids = Tensor::empty({assignments}, DType::kI32);
+      for (int64_t i = 0; i < assignments; ++i)  // about one in 20 outside the expert range
+        ids.data_as<int32_t>()[i] = random.integer(0, 19) == 0 ? (random.integer(0, 1) ? -1 : experts)
+                                                                : random.integer(0, experts - 1);
+      Tensor expert_offsets = gpu_testing::poisoned({experts + 1}, DType::kI32);
+      Tensor tile_offsets = gpu_testing::poisoned({experts + 1}, DType::kI32);
+      Tensor active_experts = gpu_testing::poisoned({experts + 1}, DType::kI32);
+      Tensor sorted_slots = gpu_testing::poisoned({assignments}, DType::kI32);
+      Tensor slot_positions = gpu_testing::poisoned({assignments}, DType::kI32);
+      Tensor device_ids = to_gpu(ids);
+      cuda::moe_sort(device_ids.data_as<const int32_t>(), assignments, experts, rows_per_tile,
+                     expert_offsets.data_as<int32_t>(), tile_offsets.data_as<int32_t>(),
+                     active_experts.data_as<int32_t>(), sorted_slots.data_as<int32_t>(),
+                     slot_positions.data_as<int32_t>(), cuda::current_stream());
+      const Tensor offsets = cuda::to_host(expert_offsets), tiles = cuda::to_host(tile_offsets);
+      const Tensor active = cuda::to_host(active_experts), sorted = cuda::to_host(sorted_slots);
+      const Tensor positions = cuda::to_host(slot_positions);
+
+      std::vector<int32_t> counts(experts, 0);
+      for (int64_t i = 0; i < assignments; ++i) {
+        const int32_t id = ids.data_as<int32_t>()[i];
+        if (id >= 0 && id < experts) ++counts[id];
+      }
+      int32_t rows = 0, tile_count = 0, active_count = 0;
+      for (int e = 0; e < experts; ++e) {
+        ASSERT_EQ(offsets.data_as<int32_t>()[e], rows) << "expert " << e;
+        ASSERT_EQ(tiles.data_as<int32_t>()[e], tile_count) << "expert " << e;
+        if (counts[e] > 0) {
+          ASSERT_EQ(active.data_as<int32_t>()[active_count++], e);
+        }
+        rows += counts[e];
+        tile_count += (counts[e] + rows_per_tile - 1) / rows_per_tile;
+      }
+      ASSERT_EQ(offsets.data_as<int32_t>()[experts], rows);
+      ASSERT_EQ(tiles.data_as<int32_t>()[experts], tile_count);
+      ASSERT_EQ(active.data_as<int32_t>()[experts], active_count);
+
+      std::vector<bool> row_taken(rows, false);
+      for (int64_t i = 0; i < assignments; ++i) {
+        const int32_t id = ids.data_as<int32_t>()[i], position = positions.data_as<int32_t>()[i];
+        if (id < 0 || id >= experts) {
+          EXPECT_EQ(position, -1) << "assignment " << i << " of expert " << id;
+          continue;
+        }
+        ASSERT_GE(position, offsets.data_as<int32_t>()[id]) << "assignment " << i;
+        ASSERT_LT(position, offsets.data_as<int32_t>()[id + 1]) << "assignment " << i;
+        EXPECT_FALSE(row_taken[position]) << "row " << position << " given twice";
+        row_taken[position] = true;
+        EXPECT_EQ(sorted.data_as<int32_t>()[position], i) << "row " << position;
+      }
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // MoE routing on CUDA: one warp per token, lane l holding experts l, l + 32, ... (up to 256 experts).
 // Same recipe as ops/moe_routing.h, in float: scores, optional group limiting (top-2 sum for sigmoid, max for
-// softmax), then top_k rounds of a warp-wide arg-max (ties: the lower expert index).
+// softmax), then top_k rounds of a warp-wide arg-max (ties: the lower expert index). The correction bias is
+// read before waiting on the previous kernel, and no per-token state goes to local memory.
 #include "kernels/common/launch.cuh"
 #include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
@@ -38,10 +39,17 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     moe_routing_kernel(const float* logits, const float* bias, int64_t tokens, RoutingArguments arguments,
                        int32_t* topk_ids, float* topk_weights) {
   dsinfer::cuda::allow_next_kernel();
+  const int lane = threadIdx.x % 32;
+  // The correction bias is a weight (no kernel writes it during a step): fetched while the previous kernel runs.
+  float lane_bias[kExpertsPerLane];
+#pragma unroll
+  for (int i = 0; i < kExpertsPerLane; ++i) {
+    const int expert = lane + 32 * i;
+    lane_bias[i] = bias != nullptr && expert < arguments.experts ? bias[expert] : 0.0f;
+  }
   dsinfer::cuda::wait_for_previous_kernel();
   const int64_t token = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
-  const int lane = threadIdx.x % 32;
-  if (token >= tokens) return;
+  if (token >= tokens) return;  // the whole warp: no barriers below, only this warp's shuffles
   const float* row = logits + token * arguments.experts;
   float scores[kExpertsPerLane], choice[kExpertsPerLane];
   float largest = -INFINITY;
@@ -56,7 +64,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     for (int i = 0; i < kExpertsPerLane; ++i) {
       int expert = lane + 32 * i;
       scores[i] = expert < arguments.experts ? 1.0f / (1.0f + expf(-scores[i])) : 0.0f;
-      choice[i] = expert < arguments.experts ? scores[i] + (bias != nullptr ? bias[expert] : 0.0f) : -INFINITY;
+      choice[i] = expert < arguments.experts ? scores[i] + lane_bias[i] : -INFINITY;
     }
   } else {
     largest = dsinfer::cuda::warp_max(largest);
@@ -77,7 +85,11 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 
   if (arguments.grouped) {
     const int group_size = arguments.experts / arguments.groups;
-    float group_scores[kMaxGroups];
+    // Group g's score lives in lane g % 32 (slot g / 32), so picking the best groups is a warp-wide arg-max per
+    // round instead of a serial scan over an array in local memory.
+    float lane_group_scores[kMaxGroups / 32];
+#pragma unroll
+    for (int slot = 0; slot < kMaxGroups / 32; ++slot) lane_group_scores[slot] = -INFINITY;
     for (int g = 0; g < arguments.groups; ++g) {
       // This lane's best two in group g, then merged across the warp.
       float first = -INFINITY, second = -INFINITY;
@@ -102,15 +114,27 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         second = fmaxf(fminf(first, other_first), fmaxf(second, other_second));
         first = merged_first;
       }
-      group_scores[g] = arguments.sigmoid ? first + second : first;
+      const float group_score = arguments.sigmoid ? first + second : first;
+#pragma unroll
+      for (int slot = 0; slot < kMaxGroups / 32; ++slot)
+        if (g == lane + 32 * slot) lane_group_scores[slot] = group_score;
     }
-    // Keep the top_k_groups best groups (ties: lower group index); every lane decides the same.
+    // Keep the top_k_groups best groups (ties: lower group index); every lane ends with the same mask.
     uint64_t kept = 0;
     for (int round = 0; round < arguments.top_k_groups; ++round) {
-      int best = -1;
-      for (int g = 0; g < arguments.groups; ++g)
-        if (!((kept >> g) & 1u) && (best < 0 || group_scores[g] > group_scores[best])) best = g;
-      kept |= uint64_t{1} << best;
+      float value = -INFINITY;
+      int index = 0x7fffffff;  // no candidate: loses to any group, even one scored -inf
+#pragma unroll
+      for (int slot = 0; slot < kMaxGroups / 32; ++slot) {
+        const int g = lane + 32 * slot;
+        if (g < arguments.groups && !((kept >> g) & 1u) &&
+            (index == 0x7fffffff || lane_group_scores[slot] > value)) {
+          value = lane_group_scores[slot];
+          index = g;
+        }
+      }
+      warp_arg_max(value, index);
+      kept |= uint64_t{1} << index;
     }
 #pragma unroll
     for (int i = 0; i < kExpertsPerLane; ++i) {
