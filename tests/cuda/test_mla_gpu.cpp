@@ -129,6 +129,70 @@ TEST(MlaCacheWriteGpu, StoresTheNormalizedLatentAndRotatedKeyInItsSlot) {
   EXPECT_EQ(entries, 70 + 3 + 130);
 }
 
+// Decode (1-8 tokens) and prefill (200) row counts into random distinct slots, with and without the FP8 latent
+// rounding, in BF16 and F32: DeepSeek's 512 + 64 and 128 + 32 take the vector kernel (200 + 64 with a partial
+// last FP8 group), 100 + 30 the scalar one. Unwritten slots must stay poisoned.
+TEST(MlaCacheWriteGpu, MatchesCpuTwinOnVectorAndScalarPathsWithAndWithoutFp8Latent) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  const int64_t pages = 5, page_size = 64, max_positions = 4096;
+  for (auto [latent, rope] : {std::pair{512, 64}, std::pair{128, 32}, std::pair{200, 64}, std::pair{100, 30}}) {
+    const int64_t width = latent + rope;
+    Tensor cos_sin = Tensor::empty({max_positions, rope}, DType::kF32);
+    for (int64_t p = 0; p < max_positions; ++p)
+      for (int64_t i = 0; i < rope / 2; ++i) {
+        double angle = p * std::pow(10000.0, -2.0 * i / rope);
+        cos_sin.data_as<float>()[p * rope + i] = static_cast<float>(std::cos(angle));
+        cos_sin.data_as<float>()[p * rope + rope / 2 + i] = static_cast<float>(std::sin(angle));
+      }
+    Tensor norm_weight = random.normal_bf16({latent});
+    for (int64_t tokens : {1, 3, 8, 200})
+      for (DType cache_dtype : {DType::kBF16, DType::kF32})
+        for (bool quantize_latent : {false, true}) {
+          SCOPED_TRACE(testing::Message() << latent << " + " << rope << ", " << tokens << " tokens, "
+                                          << dtype_name(cache_dtype) << (quantize_latent ? ", FP8 latent" : ""));
+          Tensor kv_a = cache_dtype == DType::kBF16 ? gpu_testing::normal_f32_bf16_exact(random, {tokens, width}, 1.5f)
+                                                    : random.normal_tensor({tokens, width}, 1.5f);
+          std::vector<int32_t> all_slots(pages * page_size);
+          std::iota(all_slots.begin(), all_slots.end(), 0);
+          std::shuffle(all_slots.begin(), all_slots.end(), random.engine());
+          Tensor positions = Tensor::empty({tokens}, DType::kI32), slots = Tensor::empty({tokens}, DType::kI32);
+          for (int64_t t = 0; t < tokens; ++t) {
+            positions.data_as<int32_t>()[t] = random.integer(0, max_positions - 1);
+            slots.data_as<int32_t>()[t] = all_slots[t];
+          }
+          Tensor expected = Tensor::empty({pages, page_size, width}, DType::kF32);
+          std::fill_n(expected.data_as<float>(), expected.numel(), std::nanf(""));
+          ops::mla_cache_write(kv_a, norm_weight, 1e-6, positions, cos_sin, slots, expected, quantize_latent);
+          Tensor device_cache = gpu_testing::poisoned({pages, page_size, width}, cache_dtype);
+          ops::mla_cache_write(to_gpu(kv_a, cache_dtype), to_gpu(norm_weight), 1e-6, to_gpu(positions),
+                               to_gpu(cos_sin), to_gpu(slots), device_cache, quantize_latent);
+          Tensor actual = to_cpu_f32(device_cache);
+          // Per-slot errors over written slots only (an unwritten slot is NaN on both sides).
+          std::vector<float> written_expected, written_actual;
+          for (int64_t slot = 0; slot < pages * page_size; ++slot) {
+            const float* expected_entry = expected.data_as<float>() + slot * width;
+            const float* actual_entry = actual.data_as<float>() + slot * width;
+            if (std::isnan(expected_entry[0])) {
+              EXPECT_TRUE(std::isnan(actual_entry[0])) << "slot " << slot << " was written but should not have been";
+              continue;
+            }
+            written_expected.insert(written_expected.end(), expected_entry, expected_entry + width);
+            written_actual.insert(written_actual.end(), actual_entry, actual_entry + width);
+          }
+          ASSERT_EQ(static_cast<int64_t>(written_expected.size()), tokens * width);
+          Tensor expected_rows = Tensor::view(written_expected.data(), {tokens, width}, DType::kF32);
+          Tensor actual_rows = Tensor::view(written_actual.data(), {tokens, width}, DType::kF32);
+          // BF16: the entry's own rounding; F32: float32 rounding. With the FP8 latent, float32 statistics (the
+          // twin's are double) may move a rare value to the neighbouring e4m3 code: the median row stays tight.
+          const double tolerance = cache_dtype == DType::kBF16 ? 5e-3 : 1e-5;
+          EXPECT_LT(gpu_testing::median_row_error(actual_rows, expected_rows, width), tolerance);
+          EXPECT_LT(gpu_testing::worst_row_error(actual_rows, expected_rows, width), quantize_latent ? 2e-2 : tolerance);
+        }
+  }
+}
+
 class MlaDecodeGpuTest : public ::testing::TestWithParam<std::tuple<MlaShape, std::vector<int>>> {};
 
 TEST_P(MlaDecodeGpuTest, MatchesCpuTwin) {

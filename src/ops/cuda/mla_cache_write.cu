@@ -1,17 +1,95 @@
 // MLA cache write: entry = [rms_norm(kv_a[:latent]) * gain | rope(kv_a[latent:])] into the token's slot; with
 // quantize_latent the latent is first rounded through e4m3 per 1x128 group (scale in double), as kv_b_proj's
 // W8A8 input sees it, so absorbed decode attends to the latents the un-absorbed path expands.
+// A decode step writes one entry per sequence, so latency is the chain of memory round trips: the common case
+// (latent and rope widths multiples of 8, 16-byte aligned rows) takes the vector kernel, one thread per 8 values
+// of the entry, the norm gain fetched before waiting on the previous kernel (a weight), one read of kv_a, one
+// barrier, one write. Other shapes take the scalar kernel.
 #include "kernels/common/launch.cuh"
 #include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
+#include "ops/cuda/vector_access.cuh"
 
 namespace dsinfer::ops::cuda {
 
 namespace {
 constexpr int kThreads = 256;
+constexpr int kMaxVectorThreads = 1024;
+constexpr int kQuantizationGroup = 128;  // FP8 activation groups: 1 x 128
+constexpr int kThreadsPerGroup = kQuantizationGroup / kVectorValues;
+static_assert(kThreadsPerGroup == 16, "a group's threads are one aligned half-warp");
 
-// One block per new token. Slots and positions are validated by the host-side scheduler; an invalid one
+// One block per new token; thread t owns entry columns [8t, 8t + 8): latent ones while 8t < latent_dim, then
+// rope ones (four whole pairs). Requires latent_dim % 8 == 0, rope_dim % 8 == 0 and kv_a, gain, cos_sin and cache
+// vector_aligned. Slots and positions as in the scalar kernel below.
+__global__ void __launch_bounds__(kMaxVectorThreads)
+    mla_cache_write_vector_kernel(const void* kv_a, FloatKind input_kind, const void* gain, FloatKind gain_kind,
+                                  int64_t latent_dim, int64_t rope_dim, float epsilon, bool quantize_latent,
+                                  const int32_t* positions, const float* cos_sin, int64_t max_positions,
+                                  const int32_t* slots, int64_t total_slots, void* cache, FloatKind cache_kind) {
+  dsinfer::cuda::allow_next_kernel();
+  const int64_t token = blockIdx.x, width = latent_dim + rope_dim;
+  const int64_t column = static_cast<int64_t>(threadIdx.x) * kVectorValues;
+  const bool latent = column < latent_dim, rope = !latent && column < width;
+  float scale[kVectorValues];  // the norm gain on latent columns
+  if (latent) load_vector(gain, gain_kind, column, scale);
+  dsinfer::cuda::wait_for_previous_kernel();
+
+  const int32_t slot = slots[token], position = positions[token];
+  // The whole block leaves together (slot and position are per token), before any barrier.
+  if (slot < 0 || slot >= total_slots || position < 0 || position >= max_positions) return;
+  float values[kVectorValues] = {};
+  if (latent || rope) load_vector(kv_a, input_kind, token * width + column, values);
+  float sum_squares = 0.0f;
+  if (latent) {
+#pragma unroll
+    for (int i = 0; i < kVectorValues; ++i) sum_squares += values[i] * values[i];
+  }
+  const float inverse_rms = rsqrtf(block_sum_once(sum_squares) / static_cast<float>(latent_dim) + epsilon);
+  if (latent) {
+#pragma unroll
+    for (int i = 0; i < kVectorValues; ++i) values[i] = scale[i] * (values[i] * inverse_rms);
+  }
+  if (quantize_latent) {
+    // Group g (columns [128 g, 128 g + 128)) is threads [16 g, 16 g + 16): one aligned half-warp, since the
+    // latent starts at thread 0. Its amax over xor-shuffles within the half-warp; non-latent threads add 0.
+    float amax = 0.0f;
+    if (latent) {
+#pragma unroll
+      for (int i = 0; i < kVectorValues; ++i) amax = fmaxf(amax, fabsf(values[i]));
+    }
+#pragma unroll
+    for (int offset = kThreadsPerGroup / 2; offset > 0; offset >>= 1)
+      amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
+    if (latent) {
+      const double group_scale =
+          fmax(static_cast<double>(amax) / dsinfer::cuda::kFp8E4m3Max, static_cast<double>(1e-10f));
+#pragma unroll
+      for (int i = 0; i < kVectorValues; ++i) {
+        uint8_t code = dsinfer::cuda::float_to_e4m3(static_cast<float>(values[i] / group_scale));
+        values[i] = static_cast<float>(dsinfer::cuda::e4m3_to_float(code) * group_scale);
+      }
+    }
+  }
+  if (rope) {
+    // Pairs [first_pair, first_pair + 4): cosines at angles[pair], sines at angles[rope_dim / 2 + pair].
+    const int64_t first_pair = (column - latent_dim) / 2;
+    const float* angles = cos_sin + static_cast<int64_t>(position) * rope_dim;
+    const float4 cosine = *reinterpret_cast<const float4*>(angles + first_pair);
+    const float4 sine = *reinterpret_cast<const float4*>(angles + rope_dim / 2 + first_pair);
+    const float cosines[4] = {cosine.x, cosine.y, cosine.z, cosine.w}, sines[4] = {sine.x, sine.y, sine.z, sine.w};
+#pragma unroll
+    for (int pair = 0; pair < 4; ++pair) {
+      const float a = values[2 * pair], b = values[2 * pair + 1];
+      values[2 * pair] = a * cosines[pair] - b * sines[pair];
+      values[2 * pair + 1] = a * sines[pair] + b * cosines[pair];
+    }
+  }
+  if (latent || rope) store_vector(cache, cache_kind, static_cast<int64_t>(slot) * width + column, values);
+}
+
+// Any shape: one block per new token. Slots and positions are validated by the host-side scheduler; an invalid one
 // skips the write (a debug aid would be an error flag, but a kernel cannot throw).
 __global__ void __launch_bounds__(kThreads)
     mla_cache_write_kernel(const void* kv_a, FloatKind input_kind, const void* gain, FloatKind gain_kind,
@@ -73,12 +151,26 @@ void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsil
   require_dtype("mla_cache_write", cos_sin, DType::kF32);
   const int64_t tokens = kv_a.dim(0);
   if (tokens == 0) return;
-  const size_t shared_bytes = static_cast<size_t>(norm_weight.dim(0)) * sizeof(float);
-  DSINFER_CHECK(shared_bytes <= 48 * 1024, "ops::mla_cache_write on CUDA: kv_lora_rank ", norm_weight.dim(0),
+  const int64_t latent_dim = norm_weight.dim(0), rope_dim = cos_sin.dim(1), width = latent_dim + rope_dim;
+  const bool vector = latent_dim % kVectorValues == 0 && rope_dim % kVectorValues == 0 &&
+                      width <= kMaxVectorThreads * kVectorValues && vector_aligned(kv_a.data()) &&
+                      vector_aligned(norm_weight.data()) && vector_aligned(cos_sin.data()) &&
+                      vector_aligned(kv_cache.data());
+  if (vector) {
+    dsinfer::cuda::launch_kernel("mla_cache_write_kernel", mla_cache_write_vector_kernel, static_cast<unsigned>(tokens),
+                                 vector_threads(width), 0, dsinfer::cuda::current_stream(), kv_a.data(),
+                                 float_kind(kv_a), norm_weight.data(), float_kind(norm_weight), latent_dim, rope_dim,
+                                 static_cast<float>(epsilon), quantize_latent, positions.data_as<const int32_t>(),
+                                 cos_sin.data_as<const float>(), cos_sin.dim(0), slots.data_as<const int32_t>(),
+                                 kv_cache.dim(0) * kv_cache.dim(1), kv_cache.data(), float_kind(kv_cache));
+    return;
+  }
+  const size_t shared_bytes = static_cast<size_t>(latent_dim) * sizeof(float);
+  DSINFER_CHECK(shared_bytes <= 48 * 1024, "ops::mla_cache_write on CUDA: kv_lora_rank ", latent_dim,
                 " exceeds the 12288 values one block holds");
   dsinfer::cuda::launch_kernel("mla_cache_write_kernel", mla_cache_write_kernel, static_cast<unsigned>(tokens),
                                kThreads, shared_bytes, dsinfer::cuda::current_stream(), kv_a.data(), float_kind(kv_a),
-                               norm_weight.data(), float_kind(norm_weight), norm_weight.dim(0), cos_sin.dim(1),
+                               norm_weight.data(), float_kind(norm_weight), latent_dim, rope_dim,
                                static_cast<float>(epsilon), quantize_latent, positions.data_as<const int32_t>(),
                                cos_sin.data_as<const float>(), cos_sin.dim(0), slots.data_as<const int32_t>(),
                                kv_cache.dim(0) * kv_cache.dim(1), kv_cache.data(), float_kind(kv_cache));
