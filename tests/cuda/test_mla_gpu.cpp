@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
 
 #include "gpu_testing.h"
+#include "kernels/sm90/mla_decode/mla_decode.h"
 #include "ops/mla_cache_write.h"
 #include "ops/mla_decode_attention.h"
 #include "ops/mla_prefill_attention.h"
@@ -247,11 +249,180 @@ INSTANTIATE_TEST_SUITE_P(
     Shapes, MlaDecodeGpuTest,
     ::testing::Values(std::tuple{kDeepSeek16, std::vector<int>{1, 63, 64, 65, 1000, 4097}},
                       std::tuple{kDeepSeek16, std::vector<int>{2500}},  // batch 1: many splits of one sequence
+                      // With 64 splits (an H200's 132 SMs at batch 1 or 2): 7 active splits; then one sequence
+                      // written directly beside one merged from 64 splits.
+                      std::tuple{kDeepSeek16, std::vector<int>{420}},
+                      std::tuple{kDeepSeek16, std::vector<int>{30, 4096}},
                       std::tuple{kDeepSeek128, std::vector<int>{1, 300, 2049}},
                       std::tuple{kDeepSeek20, std::vector<int>{77, 640}},
                       std::tuple{kDeepSeekPage16, std::vector<int>{5, 300}},
                       std::tuple{kTiny, std::vector<int>{1, 17, 211}},
                       std::tuple{kTinyFp8, std::vector<int>{40, 130}}));
+
+// The decode kernels and the split-KV combine called directly with a chosen num_splits (the op picks it from
+// the device's SM count), against double-precision latent attention over the same BF16-exact cache. The
+// partial workspace starts as NaN, so a combine that read an inactive split's slot would show.
+struct SplitCase {
+  int heads, latent, rope, page_size;
+  bool f32;    // F32 everywhere (generic kernel), else BF16
+  bool tiled;  // run_mla_decode is expected to take the tiled tensor-core kernel
+  int num_splits;
+  std::vector<int> lengths;        // tokens in the cache per sequence
+  std::vector<int> active_splits;  // what mla_split_range gives each sequence: the case's point
+};
+
+// softmax(scale * (q_latent . cache[t, :latent] + q_rope . cache[t, latent:])) . cache[:, :latent] ->
+// [latent]
+std::vector<double> latent_attention(const float* q_latent, const float* q_rope, const Tensor& cache,
+                                     const int32_t* pages, int length, const SplitCase& test_case,
+                                     double scale) {
+  const int width = test_case.latent + test_case.rope;
+  std::vector<const float*> rows(length);
+  std::vector<double> scores(length);
+  double max_score = -INFINITY;
+  for (int t = 0; t < length; ++t) {
+    rows[t] = cache.data_as<const float>() +
+              (static_cast<int64_t>(pages[t / test_case.page_size]) * test_case.page_size +
+               t % test_case.page_size) *
+                  width;
+    double dot = 0.0;
+    for (int d = 0; d < test_case.latent; ++d) dot += static_cast<double>(q_latent[d]) * rows[t][d];
+    for (int r = 0; r < test_case.rope; ++r)
+      dot += static_cast<double>(q_rope[r]) * rows[t][test_case.latent + r];
+    scores[t] = scale * dot;
+    max_score = std::max(max_score, scores[t]);
+  }
+  std::vector<double> out(test_case.latent, 0.0);
+  double sum = 0.0;
+  for (int t = 0; t < length; ++t) {
+    const double weight = std::exp(scores[t] - max_score);
+    sum += weight;
+    for (int d = 0; d < test_case.latent; ++d) out[d] += weight * rows[t][d];
+  }
+  for (double& value : out) value /= sum;
+  return out;
+}
+
+class MlaDecodeSplitGpuTest : public ::testing::TestWithParam<SplitCase> {};
+
+TEST_P(MlaDecodeSplitGpuTest, CombinedSplitsMatchOneSoftmaxOverTheSequence) {
+  DSINFER_REQUIRE_GPU();
+  const SplitCase& test_case = GetParam();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  const int batch = static_cast<int>(test_case.lengths.size());
+  const int width = test_case.latent + test_case.rope;
+  for (int s = 0; s < batch; ++s)
+    ASSERT_EQ(
+        dsinfer::cuda::mla_split_range(test_case.lengths[s], test_case.page_size, test_case.num_splits, 0)
+            .active_splits,
+        test_case.active_splits[s])
+        << "sequence " << s;
+
+  // Shuffled pages, two spare ones, in a cache of BF16-exact values.
+  std::vector<int> page_counts;
+  for (int length : test_case.lengths)
+    page_counts.push_back((length + test_case.page_size - 1) / test_case.page_size);
+  const int max_pages = *std::max_element(page_counts.begin(), page_counts.end());
+  std::vector<int32_t> free_pages(std::accumulate(page_counts.begin(), page_counts.end(), 2));
+  std::iota(free_pages.begin(), free_pages.end(), 0);
+  std::shuffle(free_pages.begin(), free_pages.end(), random.engine());
+  Tensor page_table = Tensor::zeros({batch, max_pages}, DType::kI32),
+         seq_lens = Tensor::empty({batch}, DType::kI32);
+  size_t next = 0;
+  for (int s = 0; s < batch; ++s) {
+    seq_lens.data_as<int32_t>()[s] = test_case.lengths[s];
+    for (int p = 0; p < page_counts[s]; ++p)
+      page_table.data_as<int32_t>()[s * max_pages + p] = free_pages[next++];
+  }
+  const int64_t num_pages = static_cast<int64_t>(free_pages.size());
+  Tensor cache = gpu_testing::normal_f32_bf16_exact(random, {num_pages, test_case.page_size, width});
+  // Scores of about 2 standard deviations, so the splits' log-sum-exps differ and their weights matter.
+  Tensor q_latent =
+      gpu_testing::normal_f32_bf16_exact(random, {batch, test_case.heads, test_case.latent}, 2.0f);
+  Tensor q_rope = gpu_testing::normal_f32_bf16_exact(random, {batch, test_case.heads, test_case.rope}, 2.0f);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(width));
+
+  const DType dtype = test_case.f32 ? DType::kF32 : DType::kBF16;
+  Tensor device_cache = to_gpu(cache, dtype), device_q_latent = to_gpu(q_latent, dtype),
+         device_q_rope = to_gpu(q_rope, dtype), device_page_table = to_gpu(page_table),
+         device_seq_lens = to_gpu(seq_lens);
+  const int64_t workspace_floats = dsinfer::cuda::mla_decode_workspace_floats(
+      batch, test_case.heads, test_case.latent, test_case.num_splits);
+  Tensor workspace = gpu_testing::poisoned({workspace_floats}, DType::kF32);
+  Tensor output = gpu_testing::poisoned({batch, test_case.heads, test_case.latent}, dtype);
+
+  dsinfer::cuda::MlaDecodeParams params{};
+  params.q_latent = device_q_latent.data();
+  params.q_rope = device_q_rope.data();
+  params.q_latent_batch_stride = int64_t{test_case.heads} * test_case.latent;
+  params.q_latent_head_stride = test_case.latent;
+  params.q_rope_batch_stride = int64_t{test_case.heads} * test_case.rope;
+  params.q_rope_head_stride = test_case.rope;
+  params.kv_cache = device_cache.data();
+  params.page_table = device_page_table.data_as<const int32_t>();
+  params.page_table_stride = max_pages;
+  params.seq_lens = device_seq_lens.data_as<const int32_t>();
+  params.out = output.data();
+  params.f32 = test_case.f32;
+  params.partial_out = workspace.data_as<float>();
+  params.partial_lse = params.partial_out + static_cast<int64_t>(batch) * test_case.num_splits *
+                                                test_case.heads * test_case.latent;
+  params.batch = batch;
+  params.num_heads = test_case.heads;
+  params.latent_dim = test_case.latent;
+  params.rope_dim = test_case.rope;
+  params.page_size = test_case.page_size;
+  params.num_splits = test_case.num_splits;
+  params.softmax_scale = static_cast<float>(scale);
+  ASSERT_EQ(dsinfer::cuda::mla_decode_uses_tiled_kernel(params), test_case.tiled);
+  dsinfer::cuda::run_mla_decode(params, dsinfer::cuda::current_stream());
+
+  Tensor expected = Tensor::empty({batch, test_case.heads, test_case.latent}, DType::kF32);
+  for (int s = 0; s < batch; ++s)
+    for (int h = 0; h < test_case.heads; ++h) {
+      const int64_t row = static_cast<int64_t>(s) * test_case.heads + h;
+      std::vector<double> reference = latent_attention(
+          q_latent.data_as<const float>() + row * test_case.latent,
+          q_rope.data_as<const float>() + row * test_case.rope, cache,
+          page_table.data_as<const int32_t>() + s * max_pages, test_case.lengths[s], test_case, scale);
+      std::copy(reference.begin(), reference.end(), expected.data_as<float>() + row * test_case.latent);
+    }
+  // Per sequence, so a failure names the split count that broke.
+  Tensor actual = to_cpu_f32(output);
+  for (int s = 0; s < batch; ++s) {
+    Tensor actual_rows = actual.slice_rows(s, s + 1), expected_rows = expected.slice_rows(s, s + 1);
+    EXPECT_LT(gpu_testing::worst_row_error(actual_rows, expected_rows, test_case.latent),
+              test_case.f32 ? 1e-5 : 2e-2)
+        << "sequence " << s << " (" << test_case.lengths[s] << " tokens, " << test_case.active_splits[s]
+        << " active splits of " << test_case.num_splits << ")";
+  }
+}
+
+// Tiled: DeepSeek's 512 + 64 latent with page 64 (16 or 20 heads). Generic: 200 + 24 with page 16, so the
+// combine's second 128-column CTA is partly past the latent width. num_splits 7, 16, 32, 64 take each of the
+// combine's split bounds (8, 16, 32, 64).
+INSTANTIATE_TEST_SUITE_P(
+    SplitCounts, MlaDecodeSplitGpuTest,
+    ::testing::Values(SplitCase{16, 512, 64, 64, false, true, 64, {100}, {2}},
+                      SplitCase{16, 512, 64, 64, false, true, 64, {420}, {7}},
+                      SplitCase{16, 512, 64, 64, false, true, 64, {4096}, {64}},
+                      SplitCase{16, 512, 64, 64, false, true, 64, {30, 4096, 1000}, {1, 64, 16}},
+                      SplitCase{16, 512, 64, 64, false, true, 16, {1000}, {16}},
+                      SplitCase{16, 512, 64, 64, false, true, 32, {2048, 64}, {32, 1}},
+                      SplitCase{16, 512, 64, 64, false, true, 7, {420, 8000}, {7, 7}},
+                      SplitCase{20, 512, 64, 64, false, true, 64, {5000}, {40}},
+                      SplitCase{4, 200, 24, 16, true, false, 64, {30, 1024}, {2, 64}},
+                      SplitCase{4, 200, 24, 16, true, false, 7, {100, 16}, {7, 1}},
+                      SplitCase{4, 200, 24, 16, false, false, 64, {1024, 5}, {64, 1}}),
+    [](const testing::TestParamInfo<SplitCase>& info) {
+      const SplitCase& test_case = info.param;
+      return std::string(test_case.tiled ? "tiled"
+                         : test_case.f32 ? "generic_f32"
+                                         : "generic_bf16") +
+             "_h" + std::to_string(test_case.heads) + "_splits" + std::to_string(test_case.num_splits) + "_" +
+             std::to_string(info.index);
+    });
 
 // (shape, kv lengths, new tokens per sequence, FP8 kv_b_proj)
 class MlaPrefillGpuTest

@@ -14,6 +14,10 @@ int heads_per_block(int num_heads) { return num_heads <= 16 ? 16 : num_heads <= 
 bool aligned_16(const void* pointer) { return reinterpret_cast<uintptr_t>(pointer) % 16 == 0; }
 }  // namespace
 
+// A short sequence uses fewer: mla_split_range caps the active splits at one page each (a 1K context at batch 1
+// gets 16 of 64), the surplus CTAs exit after reading seq_lens, and the combine's cost is two dependent memory
+// trips whatever the count. Fewer splits would give each CTA more pages to stream one after another, which is
+// latency the batch-1 step pays, and would slow long contexts, which the same captured graph must serve.
 int mla_decode_num_splits(int batch, int num_heads, int multiprocessor_count) {
   int head_blocks = (num_heads + heads_per_block(num_heads) - 1) / heads_per_block(num_heads);
   int ctas = std::max(1, batch * head_blocks);
