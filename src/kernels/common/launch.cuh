@@ -37,34 +37,23 @@ __device__ __forceinline__ void allow_next_kernel() {
 #endif
 }
 
-// kernel<<<grid, block, shared_bytes, stream>>>(arguments...) with the programmatic-serialization attribute,
-// in clusters of cluster_x CTAs along x when cluster_x > 1 (grid.x a multiple of it); `name` (a string literal)
-// names the kernel in the error a failed launch throws.
+// kernel<<<grid, block, shared_bytes, stream>>>(arguments...) with the programmatic-serialization attribute;
+// `name` (a string literal) names the kernel in the error a failed launch throws.
 template <typename... Parameters, typename... Arguments>
-void launch_kernel_in_clusters(const char* name, void (*kernel)(Parameters...), dim3 grid, dim3 block,
-                               size_t shared_bytes, unsigned cluster_x, cudaStream_t stream, Arguments&&... arguments) {
+void launch_kernel(const char* name, void (*kernel)(Parameters...), dim3 grid, dim3 block, size_t shared_bytes,
+                   cudaStream_t stream, Arguments&&... arguments) {
   if (kernel_skipped_for_profiling(name)) return;
-  cudaLaunchAttribute attributes[2]{};
-  attributes[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attributes[0].val.programmaticStreamSerializationAllowed = programmatic_launch_enabled() ? 1 : 0;
-  attributes[1].id = cudaLaunchAttributeClusterDimension;
-  attributes[1].val.clusterDim.x = cluster_x;
-  attributes[1].val.clusterDim.y = 1;
-  attributes[1].val.clusterDim.z = 1;
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = programmatic_launch_enabled() ? 1 : 0;
   cudaLaunchConfig_t config{};
   config.gridDim = grid;
   config.blockDim = block;
   config.dynamicSmemBytes = shared_bytes;
   config.stream = stream;
-  config.attrs = attributes;
-  config.numAttrs = cluster_x > 1 ? 2 : 1;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
   check_cuda(cudaLaunchKernelEx(&config, kernel, std::forward<Arguments>(arguments)...), name, __FILE__, __LINE__);
-}
-
-template <typename... Parameters, typename... Arguments>
-void launch_kernel(const char* name, void (*kernel)(Parameters...), dim3 grid, dim3 block, size_t shared_bytes,
-                   cudaStream_t stream, Arguments&&... arguments) {
-  launch_kernel_in_clusters(name, kernel, grid, block, shared_bytes, 1, stream, std::forward<Arguments>(arguments)...);
 }
 
 }  // namespace dsinfer::cuda

@@ -45,15 +45,7 @@ struct SkinnyGemmParams {
   SkinnyProjection projections[2];
   int projection_count;  // 1 or 2 (2 projections: their CTAs side by side; same k)
   bool gated;            // projections = (gate, up) with one n: out of projections[0] = silu(gate) * up
-  // K is split over a cluster of this many CTAs (1-8; their partial sums meet in the first CTA's shared memory,
-  // added in a fixed order). 0: chosen per launch (skinny_k_splits); tests set it to reach every path.
-  int k_splits;
 };
-
-// The K split a launch of this shape gets when params.k_splits is 0: enough CTAs to cover the GPU twice, and
-// at most one round of loads per warp, where the grid alone does not already give several waves.
-// DSINFER_SKINNY_SPLITS=N in the environment forces N (for benchmarks), clamped to what the shape allows.
-int skinny_k_splits(int64_t grid_ctas, int64_t k_blocks, int multiprocessors);
 
 // fp8: A and the weights are e4m3 (k a multiple of 16), else BF16 (k a multiple of 8).
 void skinny_gemm(const SkinnyGemmParams& params, bool fp8, cudaStream_t stream);
