@@ -150,14 +150,18 @@ class WeightLoader {
   // w_uk / w_uv from this rank's kv_b_proj rows (host copy), dequantized, in the activation dtype on the device.
   void absorb(const ops::LinearWeight& kv_b, int64_t heads, AttentionWeights& weights) {
     const int64_t nope = config_.qk_nope_head_dim, value = config_.v_head_dim, latent = config_.kv_lora_rank;
-    Tensor key = Tensor::empty({heads, nope, latent}, DType::kF32);
+    Tensor key = Tensor::empty({heads, latent, nope}, DType::kF32);  // latent-major: rows of the absorbed product
     Tensor val = Tensor::empty({heads, value, latent}, DType::kF32);
     for (int64_t h = 0; h < heads; ++h) {
       for (int64_t d = 0; d < nope + value; ++d) {
         const int64_t row = h * (nope + value) + d;
-        float* out = d < nope ? key.data_as<float>() + (h * nope + d) * latent
-                              : val.data_as<float>() + (h * value + d - nope) * latent;
-        for (int64_t c = 0; c < latent; ++c) out[c] = weight_element(kv_b, row, c);
+        if (d < nope) {
+          float* key_head = key.data_as<float>() + h * latent * nope;
+          for (int64_t c = 0; c < latent; ++c) key_head[c * nope + d] = weight_element(kv_b, row, c);
+        } else {
+          float* out = val.data_as<float>() + (h * value + d - nope) * latent;
+          for (int64_t c = 0; c < latent; ++c) out[c] = weight_element(kv_b, row, c);
+        }
       }
     }
     weights.w_uk = to_activation(key);

@@ -27,7 +27,7 @@ struct AttentionWeights {
   ops::LinearWeight kv_a_proj_with_mqa;  // [kv_lora_rank + qk_rope, H]
   Tensor kv_a_layernorm;                 // [kv_lora_rank]
   ops::LinearWeight kv_b_proj;           // [heads * (qk_nope + v_head_dim), kv_lora_rank], prefill expansion
-  Tensor w_uk;                           // [heads, qk_nope, kv_lora_rank] kv_b_proj's key rows, activation dtype
+  Tensor w_uk;                           // [heads, kv_lora_rank, qk_nope] kv_b_proj's key rows per head, transposed
   Tensor w_uv;                           // [heads, v_head_dim, kv_lora_rank] its value rows, activation dtype
   ops::LinearWeight o_proj;              // [H, heads * v_head_dim]
 };

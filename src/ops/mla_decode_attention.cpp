@@ -11,7 +11,7 @@ void mla_decode_attention(const Tensor& q, const Tensor& kv_cache, const Tensor&
                           const AttentionBatch& batch, double softmax_scale, Tensor& output) {
   DSINFER_CHECK(q.rank() == 3 && kv_cache.rank() == 3 && w_uk.rank() == 3 && w_uv.rank() == 3 && output.rank() == 3,
                 "ops::mla_decode_attention: q, kv_cache, w_uk, w_uv and output must be rank 3");
-  int64_t heads = q.dim(1), nope_dim = w_uk.dim(1), kv_lora_rank = w_uk.dim(2), v_head_dim = w_uv.dim(1);
+  int64_t heads = q.dim(1), kv_lora_rank = w_uk.dim(1), nope_dim = w_uk.dim(2), v_head_dim = w_uv.dim(1);
   int64_t rope_dim = q.dim(2) - nope_dim;
   DSINFER_CHECK(w_uk.dim(0) == heads && w_uv.dim(0) == heads && w_uv.dim(2) == kv_lora_rank && rope_dim > 0 &&
                     kv_cache.dim(2) == kv_lora_rank + rope_dim,

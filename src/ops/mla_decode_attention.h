@@ -14,7 +14,8 @@ namespace dsinfer::ops {
 
 // q          [B, heads, qk_nope + qk_rope]  activation dtype, rope already applied
 // kv_cache   [num_pages, page_size, kv_lora_rank + qk_rope]  with the new tokens already written
-// w_uk       [heads, qk_nope, kv_lora_rank]     kv_b_proj's key rows per head, dequantized (activation dtype)
+// w_uk       [heads, kv_lora_rank, qk_nope]     kv_b_proj's key rows per head, transposed (q_latent[h] =
+//                                               W_UK[h] . q_nope[h]), dequantized (activation dtype)
 // w_uv       [heads, v_head_dim, kv_lora_rank]  kv_b_proj's value rows per head, dequantized (activation dtype)
 // batch      the decode sequences (query_start[s] = s)
 // output     [B, heads, v_head_dim]  activation dtype

@@ -205,7 +205,7 @@ TEST_P(MlaDecodeGpuTest, MatchesCpuTwin) {
   PagedScenario scenario(random, shape, lengths);
   const int64_t batch_size = static_cast<int64_t>(lengths.size());
   Tensor q = gpu_testing::normal_f32_bf16_exact(random, {batch_size, shape.heads, shape.nope + shape.rope});
-  Tensor w_uk = gpu_testing::normal_f32_bf16_exact(random, {shape.heads, shape.nope, shape.latent}, 0.08f);
+  Tensor w_uk = gpu_testing::normal_f32_bf16_exact(random, {shape.heads, shape.latent, shape.nope}, 0.08f);
   Tensor w_uv = gpu_testing::normal_f32_bf16_exact(random, {shape.heads, shape.value, shape.latent}, 0.08f);
   const double scale = 1.0 / std::sqrt(static_cast<double>(shape.nope + shape.rope));
   std::vector<int> ones(lengths.size(), 1);
@@ -226,7 +226,7 @@ TEST_P(MlaDecodeGpuTest, MatchesCpuTwinToFloat32RoundingWithF32Activations) {
   PagedScenario scenario(random, shape, lengths, DType::kF32);
   const int64_t batch_size = static_cast<int64_t>(lengths.size());
   Tensor q = random.normal_tensor({batch_size, shape.heads, shape.nope + shape.rope});
-  Tensor w_uk = random.normal_tensor({shape.heads, shape.nope, shape.latent}, 0.08f);
+  Tensor w_uk = random.normal_tensor({shape.heads, shape.latent, shape.nope}, 0.08f);
   Tensor w_uv = random.normal_tensor({shape.heads, shape.value, shape.latent}, 0.08f);
   const double scale = 1.0 / std::sqrt(static_cast<double>(shape.nope + shape.rope));
   std::vector<int> ones(lengths.size(), 1);
@@ -249,6 +249,8 @@ INSTANTIATE_TEST_SUITE_P(
     Shapes, MlaDecodeGpuTest,
     ::testing::Values(std::tuple{kDeepSeek16, std::vector<int>{1, 63, 64, 65, 1000, 4097}},
                       std::tuple{kDeepSeek16, std::vector<int>{2500}},  // batch 1: many splits of one sequence
+                      // 9 sequences: the per-head products on cuBLASLt (the skinny kernel takes up to 8)
+                      std::tuple{kDeepSeek16, std::vector<int>{1, 5, 64, 65, 100, 200, 300, 400, 513}},
                       // With 64 splits (an H200's 132 SMs at batch 1 or 2): 7 active splits; then one sequence
                       // written directly beside one merged from 64 splits.
                       std::tuple{kDeepSeek16, std::vector<int>{420}},

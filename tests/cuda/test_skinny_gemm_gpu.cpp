@@ -208,5 +208,49 @@ TEST(SkinnyGrouped, MatchesTheCpuTwinPerExpert) {
   }
 }
 
+// Batched over items (the absorbed MLA products, one item per head): item y's rows read A at a row stride wider
+// than k, its own weight, and write an output with a row stride wider than n.
+TEST(SkinnyBatched, EveryItemMatchesTheCpuTwin) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  const int64_t items = 5, rows = 3, k = 136, n = 72, a_item = 192;  // A: [rows, items, a_item], k of each item used
+  Tensor a = gpu_testing::normal_f32_bf16_exact(random, {rows, items * a_item}, 2.0f);
+  Tensor weights = gpu_testing::normal_f32_bf16_exact(random, {items, n, k}, 0.05f);
+  Tensor expected = Tensor::empty({rows, items * n}, DType::kF32);  // [rows, items, n]
+  for (int64_t y = 0; y < items; ++y)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = 0.0;
+        for (int64_t c = 0; c < k; ++c)
+          sum += static_cast<double>(a.data_as<float>()[r * items * a_item + y * a_item + c]) *
+                 weights.data_as<float>()[(y * n + j) * k + c];
+        expected.data_as<float>()[r * items * n + y * n + j] = static_cast<float>(sum);
+      }
+  Tensor device_a = gpu_testing::to_gpu(a, DType::kBF16), device_weights = gpu_testing::to_gpu(weights, DType::kBF16);
+  for (DType out_dtype : {DType::kBF16, DType::kF32}) {
+    Tensor output = gpu_testing::poisoned({rows, items * n}, out_dtype);
+    cuda::SkinnyGemmParams params{};
+    params.a = device_a.data();
+    params.k = k;
+    params.rows = rows;
+    params.a_row_bytes = items * a_item * 2;
+    params.a_batch_bytes = a_item * 2;
+    params.batch_count = static_cast<int>(items);
+    params.weight_batch_bytes = n * k * 2;
+    params.out_batch_stride = n;
+    params.out_row_stride = items * n;
+    params.projections[0].weight = device_weights.data();
+    params.projections[0].n = n;
+    params.projections[0].out = output.data();
+    params.projections[0].out_f32 = out_dtype == DType::kF32;
+    params.projection_count = 1;
+    cuda::skinny_gemm(params, /*fp8=*/false, cuda::current_stream());
+    EXPECT_LT(gpu_testing::worst_row_error(gpu_testing::to_cpu_f32(output), expected, items * n),
+              out_dtype == DType::kF32 ? 1e-5 : 8e-3)
+        << dtype_name(out_dtype);
+  }
+}
+
 }  // namespace
 }  // namespace dsinfer

@@ -198,12 +198,12 @@ TEST_F(MlaTest, AbsorbedDecodeMatchesUnabsorbedFloat64) {
   std::vector<Sequence> sequences{{7, 1}, {0, 1}, {30, 1}, {12, 1}};
   Tensor page_table = write_cache(sequences);
   ops::AttentionBatch batch = make_batch(sequences, page_table);
-  Tensor w_uk = Tensor::empty({kHeads, kNope, kLatent}, DType::kF32);
+  Tensor w_uk = Tensor::empty({kHeads, kLatent, kNope}, DType::kF32);
   Tensor w_uv = Tensor::empty({kHeads, kValue, kLatent}, DType::kF32);
   for (int64_t h = 0; h < kHeads; ++h)
     for (int64_t c = 0; c < kLatent; ++c) {
       for (int64_t d = 0; d < kNope; ++d)
-        w_uk.data_as<float>()[(h * kNope + d) * kLatent + c] = op_testing::weight_value(kv_b_, h * (kNope + kValue) + d, c);
+        w_uk.data_as<float>()[(h * kLatent + c) * kNope + d] = op_testing::weight_value(kv_b_, h * (kNope + kValue) + d, c);
       for (int64_t d = 0; d < kValue; ++d)
         w_uv.data_as<float>()[(h * kValue + d) * kLatent + c] =
             op_testing::weight_value(kv_b_, h * (kNope + kValue) + kNope + d, c);

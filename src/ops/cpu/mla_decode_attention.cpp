@@ -13,7 +13,7 @@ namespace {
 
 struct AbsorbedHead {
   const float* query;         // [qk_nope + qk_rope]
-  const float* key_absorb;    // W_UK[h] [qk_nope, latent]
+  const float* key_absorb;    // W_UK[h] [latent, qk_nope]
   const float* value_absorb;  // W_UV[h] [v, latent]
   int64_t nope_dim, rope_dim, latent_dim, v_dim;
 };
@@ -26,9 +26,8 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void attend_absorbed(const AbsorbedHead& head, const PagedCacheReader& reader, int64_t length, float scale,
                      float* query_latent, float* scores, float* latent_out, float* out) {
   const int64_t latent_dim = head.latent_dim;
-  // q_latent = q_nope . W_UK[h]   [latent]
-  std::fill_n(query_latent, latent_dim, 0.0f);
-  for (int64_t i = 0; i < head.nope_dim; ++i) axpy(head.query[i], head.key_absorb + i * latent_dim, query_latent, latent_dim);
+  // q_latent = W_UK[h] . q_nope   [latent]
+  for (int64_t c = 0; c < latent_dim; ++c) query_latent[c] = dot(head.key_absorb + c * head.nope_dim, head.query, head.nope_dim);
   const float* query_rope = head.query + head.nope_dim;
   for (int64_t j = 0; j < length; ++j) {
     const float* entry = reader.entry(j);
@@ -51,10 +50,10 @@ void mla_decode_attention(const Tensor& q, const Tensor& kv_cache, const Tensor&
   require_f32("mla_decode_attention", w_uv);
   require_f32("mla_decode_attention", output);
   const int64_t sequences = q.dim(0), heads = q.dim(1), qk_dim = q.dim(2);
-  const int64_t nope_dim = w_uk.dim(1), latent_dim = w_uk.dim(2), v_dim = w_uv.dim(1), rope_dim = qk_dim - nope_dim;
+  const int64_t latent_dim = w_uk.dim(1), nope_dim = w_uk.dim(2), v_dim = w_uv.dim(1), rope_dim = qk_dim - nope_dim;
   const int32_t* kv_length = batch.kv_length.data_as<const int32_t>();
   const float* queries = q.data_as<const float>();
-  const float* key_absorb = w_uk.data_as<const float>();    // [heads, nope, latent]
+  const float* key_absorb = w_uk.data_as<const float>();    // [heads, latent, nope]
   const float* value_absorb = w_uv.data_as<const float>();  // [heads, v, latent]
   float* out = output.data_as<float>();
   const float scale = static_cast<float>(softmax_scale);
@@ -66,7 +65,7 @@ void mla_decode_attention(const Tensor& q, const Tensor& kv_cache, const Tensor&
     for (int64_t task = begin; task < end; ++task) {
       const int64_t s = task / heads, h = task % heads;
       scores.resize(static_cast<size_t>(kv_length[s]));
-      AbsorbedHead head{queries + (s * heads + h) * qk_dim, key_absorb + h * nope_dim * latent_dim,
+      AbsorbedHead head{queries + (s * heads + h) * qk_dim, key_absorb + h * latent_dim * nope_dim,
                         value_absorb + h * v_dim * latent_dim, nope_dim, rope_dim, latent_dim, v_dim};
       attend_absorbed(head, readers[s], kv_length[s], scale, query_latent.data(), scores.data(), latent_out.data(),
                       out + (s * heads + h) * v_dim);

@@ -2,13 +2,15 @@
 //   q_latent[b, h] = q_nope[b, h] . W_UK[h]          per-head batched GEMM   [B, heads, latent]
 //   o_latent       = MLA decode kernel over the paged cache (split-KV + combine)         [B, heads, latent]
 //   output[b, h]   = W_UV[h] . o_latent[b, h]         per-head batched GEMM   [B, heads, v]
-// BF16: the per-head products are cuBLASLt strided-batched GEMMs. F32 (the F32-activation mode): everything
-// is F32 and the products run on the CUDA-core F32 GEMM.
+// BF16: the per-head products are the skinny kernel batched over heads for up to 8 sequences (programmatic
+// dependent launch keeps the decode chain overlapped), cuBLASLt strided-batched GEMMs above. F32 (the
+// F32-activation mode): everything is F32 and the products run on the CUDA-core F32 GEMM.
 #include "kernels/gemm/cublaslt_gemm.h"
 #include "kernels/runtime/scratch.h"
 #include "kernels/sm90/gemm/float_gemm.h"
 #include "kernels/sm90/mla_decode/mla_decode.h"
 #include "kernels/runtime/op_timing.h"
+#include "kernels/sm90/gemm/skinny_gemm.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
 
@@ -16,10 +18,36 @@ namespace dsinfer::ops::cuda {
 
 namespace {
 
-// q_latent [B, heads, latent] = per head h: q_nope [B, nope] (row stride heads * qk) . W_UK[h] [nope, latent].
+// Per head h (one batch item of the skinny kernel): out[b, h, :] = W[h] . a[b, h, :] for every sequence b, W[h]
+// [n, k] row-major BF16; A rows (sequences) `a_row_bytes` apart, heads `a_head_bytes` apart.
+void per_head_skinny(const void* a, int64_t a_head_bytes, int64_t a_row_bytes, const Tensor& weights, int64_t sequences,
+                     int64_t heads, void* out, cudaStream_t stream) {
+  const int64_t n = weights.dim(1), k = weights.dim(2);
+  dsinfer::cuda::SkinnyGemmParams params{};
+  params.a = a;
+  params.k = k;
+  params.rows = sequences;
+  params.a_row_bytes = a_row_bytes;
+  params.a_batch_bytes = a_head_bytes;
+  params.batch_count = static_cast<int>(heads);
+  params.weight_batch_bytes = n * k * 2;
+  params.out_batch_stride = n;
+  params.out_row_stride = heads * n;
+  params.projections[0].weight = weights.data();
+  params.projections[0].n = n;
+  params.projections[0].out = out;
+  params.projection_count = 1;
+  dsinfer::cuda::skinny_gemm(params, /*fp8=*/false, stream);
+}
+
+bool per_head_skinny_applies(int64_t sequences, int64_t k) {
+  return sequences <= dsinfer::cuda::kSkinnyMaxRows && k % 8 == 0;
+}
+
+// q_latent [B, heads, latent] = per head h: W_UK[h] [latent, nope] . q_nope [B, nope] (row stride heads * qk).
 void absorb_query(const Tensor& q, const Tensor& w_uk, void* q_latent, cudaStream_t stream) {
   const int64_t sequences = q.dim(0), heads = q.dim(1), qk_dim = q.dim(2);
-  const int64_t nope_dim = w_uk.dim(1), latent_dim = w_uk.dim(2);
+  const int64_t latent_dim = w_uk.dim(1), nope_dim = w_uk.dim(2);
   if (q.dtype() == DType::kF32) {
     dsinfer::cuda::FloatGemmShape shape;  // batch h: C[b, c] = sum_n A[b, n] * B(c, n), B(c, n) = W_UK[h, n, c]
     shape.m = sequences;
@@ -27,8 +55,8 @@ void absorb_query(const Tensor& q, const Tensor& w_uk, void* q_latent, cudaStrea
     shape.k = nope_dim;
     shape.a_row_stride = heads * qk_dim;
     shape.a_batch_stride = qk_dim;
-    shape.b_n_stride = 1;
-    shape.b_k_stride = latent_dim;
+    shape.b_n_stride = nope_dim;
+    shape.b_k_stride = 1;
     shape.b_batch_stride = nope_dim * latent_dim;
     shape.c_row_stride = heads * latent_dim;
     shape.c_batch_stride = latent_dim;
@@ -36,12 +64,17 @@ void absorb_query(const Tensor& q, const Tensor& w_uk, void* q_latent, cudaStrea
     dsinfer::cuda::gemm_float(shape, q.data_as<const float>(), w_uk.data(), DType::kF32, q_latent, DType::kF32, stream);
     return;
   }
-  // Column-major view per head h: q_latent^T [latent, B] = W_UK[h]^T-as-stored [latent, nope] . q_nope^T [nope, B].
+  if (per_head_skinny_applies(sequences, nope_dim)) {
+    per_head_skinny(q.data(), qk_dim * 2, heads * qk_dim * 2, w_uk, sequences, heads, q_latent, stream);
+    return;
+  }
+  // Column-major view per head h: q_latent^T [latent, B] = (W_UK[h] column-major [nope, latent])^T . q_nope^T.
   dsinfer::cuda::BatchedGemmShape shape;
+  shape.transpose_a = true;
   shape.m = latent_dim;
   shape.n = sequences;
   shape.k = nope_dim;
-  shape.lda = latent_dim;            // W_UK[h] row-major [nope, latent] = column-major [latent, nope]
+  shape.lda = nope_dim;              // W_UK[h] row-major [latent, nope] = column-major [nope, latent]
   shape.stride_a = nope_dim * latent_dim;
   shape.ldb = heads * qk_dim;        // q row-major [B, heads, qk]: column b of head h at b * heads * qk + h * qk
   shape.stride_b = qk_dim;
@@ -69,6 +102,10 @@ void expand_output(const void* o_latent, const Tensor& w_uv, Tensor& output, cud
     shape.batch = static_cast<int>(heads);
     dsinfer::cuda::gemm_float(shape, static_cast<const float*>(o_latent), w_uv.data(), DType::kF32, output.data(),
                               DType::kF32, stream);
+    return;
+  }
+  if (per_head_skinny_applies(sequences, latent_dim)) {
+    per_head_skinny(o_latent, latent_dim * 2, heads * latent_dim * 2, w_uv, sequences, heads, output.data(), stream);
     return;
   }
   // Column-major view per head h: output^T [v, B] = (W_UV[h] column-major [latent, v])^T . o_latent^T [latent, B].
@@ -100,7 +137,7 @@ void mla_decode_attention(const Tensor& q, const Tensor& kv_cache, const Tensor&
     require_dtype("mla_decode_attention (every tensor in the query's dtype)", *tensor, dtype);
   const bool f32 = dtype == DType::kF32;
   const int64_t sequences = q.dim(0), heads = q.dim(1), qk_dim = q.dim(2);
-  const int64_t nope_dim = w_uk.dim(1), latent_dim = w_uk.dim(2), rope_dim = qk_dim - nope_dim;
+  const int64_t latent_dim = w_uk.dim(1), nope_dim = w_uk.dim(2), rope_dim = qk_dim - nope_dim;
   if (sequences == 0) return;
   cudaStream_t stream = dsinfer::cuda::current_stream();
   const size_t element_bytes = f32 ? sizeof(float) : 2;

@@ -74,6 +74,12 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGe
   const int64_t chunks = (row_bytes + kChunkBytes - 1) / kChunkBytes;
   const size_t stage_size = stage_bytes(a_rows);
   const bool grouped = params.expert_offsets != nullptr;
+  // Batched launches: this CTA's item (A, weights and output offsets); row strides.
+  const int64_t item = grouped ? 0 : blockIdx.y;
+  const auto* a = static_cast<const uint8_t*>(params.a) + item * params.a_batch_bytes;
+  const int64_t a_row_bytes = params.a_row_bytes > 0 ? params.a_row_bytes : row_bytes;
+  const int64_t out_row_stride = params.out_row_stride > 0 ? params.out_row_stride : n;
+  const int64_t out_offset = item * params.out_batch_stride;
 
   // Shared row r of stage s (r < 16: weight row r of the mma; 16 + t: A row of token t of the pass).
   auto shared_row = [&](int stage, int row) { return stages + stage * stage_size + row * kRowPitch; };
@@ -84,7 +90,8 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGe
   const float* scales_high = nullptr;
   auto locate_weights = [&](int expert) {
     auto weight_of = [&](const SkinnyProjection& projection) {
-      return static_cast<const uint8_t*>(grouped ? projection.weight_experts[expert] : projection.weight);
+      return grouped ? static_cast<const uint8_t*>(projection.weight_experts[expert])
+                     : static_cast<const uint8_t*>(projection.weight) + item * params.weight_batch_bytes;
     };
     weight_low = (in_second ? weight_of(projection1) : weight_of(projection0)) + first_feature * row_bytes;
     weight_high = (high_second ? weight_of(projection1) : weight_of(projection0)) +
@@ -115,7 +122,6 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGe
   // Chunk c of the pass's A rows (tokens [0, tokens)) into the same stage.
   auto issue_rows = [&](int64_t chunk, int64_t pass_begin, int tokens) {
     const int stage = static_cast<int>(chunk % kStages);
-    const auto* a = static_cast<const uint8_t*>(params.a);
     for (int segment = threadIdx.x; segment < tokens * kSegmentsPerRow; segment += kWarps * 32) {
       const int token = segment / kSegmentsPerRow;
       const int64_t offset = chunk * kChunkBytes + (segment % kSegmentsPerRow) * 16;
@@ -123,7 +129,7 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGe
       const int64_t a_row = params.a_row_slots != nullptr ? params.a_row_slots[row] / params.a_row_divisor : row;
       const bool valid = offset < row_bytes;
       cp_async_16(shared_address(shared_row(stage, kWeightRows + token) + (segment % kSegmentsPerRow) * 16),
-                  valid ? a + a_row * row_bytes + offset : a, valid ? 16 : 0);
+                  valid ? a + a_row * a_row_bytes + offset : a, valid ? 16 : 0);
     }
   };
 
@@ -238,7 +244,7 @@ __global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGe
         for (int w = 0; w < kWarps; ++w) up += sums[w][feature + 8][token];
         total = total / (1.0f + __expf(-total)) * up;
       }
-      store(out, out_f32, (pass_begin + token) * n + column, total);
+      store(out, out_f32, out_offset + (pass_begin + token) * out_row_stride + column, total);
     }
     __syncthreads();  // the epilogue has read `sums` before a further pass writes it
   }
@@ -251,8 +257,9 @@ void launch(const SkinnyGemmParams& params, cudaStream_t stream) {
   if (!kGated && params.projection_count == 2) feature_blocks += (params.projections[1].n + kFeatures - 1) / kFeatures;
   const int64_t expert_slots =
       params.expert_offsets != nullptr ? (params.rows < params.experts ? params.rows : params.experts) : 1;
-  DSINFER_CHECK(feature_blocks < (int64_t{1} << 31) && expert_slots <= 65535, "skinny GEMM: ", feature_blocks,
-                " feature blocks x ", expert_slots, " experts exceed one launch");
+  const int64_t grid_rows = params.batch_count > 1 ? params.batch_count : expert_slots;
+  DSINFER_CHECK(feature_blocks < (int64_t{1} << 31) && grid_rows <= 65535, "skinny GEMM: ", feature_blocks,
+                " feature blocks x ", grid_rows, " experts or batch items exceed one launch");
   // A rows per pass: all rows up to 8 (a grouped launch: up to 8 of one expert's).
   const int a_rows = static_cast<int>(params.rows < kMaxTokens ? params.rows : kMaxTokens);
   const size_t shared = shared_bytes(a_rows);
@@ -263,7 +270,7 @@ void launch(const SkinnyGemmParams& params, cudaStream_t stream) {
     return true;
   }();
   (void)configured;
-  dim3 grid(static_cast<unsigned>(feature_blocks), static_cast<unsigned>(expert_slots));
+  dim3 grid(static_cast<unsigned>(feature_blocks), static_cast<unsigned>(grid_rows));
   launch_kernel("skinny_gemm_kernel", skinny_gemm_kernel<kFp8, kGated>, grid, kWarps * 32, shared, stream, params,
                 a_rows);
 }
@@ -293,6 +300,12 @@ void skinny_gemm(const SkinnyGemmParams& params, bool fp8, cudaStream_t stream) 
                   projection.scale_row_length, " floats are shorter than k / 128 = ", (params.k + 127) / 128);
   }
   DSINFER_CHECK(!fp8 || params.a_scales != nullptr, "skinny GEMM: FP8 needs the activation scales");
+  DSINFER_CHECK(params.batch_count <= 1 || (!fp8 && !grouped && !params.gated && params.projection_count == 1),
+                "skinny GEMM: a batched launch takes one BF16 projection (", params.batch_count, " items)");
+  DSINFER_CHECK(params.a_row_bytes == 0 || (params.a_row_bytes % 16 == 0 && params.a_row_bytes >= params.k * (fp8 ? 1 : 2)),
+                "skinny GEMM: A row stride of ", params.a_row_bytes, " bytes (16-byte aligned, at least one row)");
+  DSINFER_CHECK(params.a_batch_bytes % 16 == 0 && params.weight_batch_bytes % 16 == 0, "skinny GEMM: batch strides of ",
+                params.a_batch_bytes, " (A) and ", params.weight_batch_bytes, " (weights) bytes must be 16-byte aligned");
   if (params.rows == 0) return;
   if (fp8) {
     if (params.gated) launch<true, true>(params, stream);

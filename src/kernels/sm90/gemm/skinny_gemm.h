@@ -5,7 +5,9 @@
 //   - one projection, or two projections of the same rows side by side (q_proj and kv_a_proj_with_mqa);
 //   - a gated pair: out = silu(a . gate^T) * (a . up^T) (an MLP's first half, no intermediate tensors);
 //   - either of those per routed expert: grouped by expert (moe_sort's order), each expert's rows against that
-//     expert's weights, found through device tables of addresses.
+//     expert's weights, found through device tables of addresses;
+//   - one projection per batch item (BF16): item y's rows against item y's weights, A, weights and output
+//     advancing by strides (the absorbed MLA products, one item per attention head).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -45,6 +47,14 @@ struct SkinnyGemmParams {
   SkinnyProjection projections[2];
   int projection_count;  // 1 or 2 (2 projections: their CTAs side by side; same k)
   bool gated;            // projections = (gate, up) with one n: out of projections[0] = silu(gate) * up
+  // Batched (batch_count > 1; BF16, one projection, not grouped): CTA row y runs item y. Item y's A starts
+  // y * a_batch_bytes past `a`, its weight y * weight_batch_bytes past the projection's, its output
+  // y * out_batch_stride elements past `out`. Row strides of A (bytes) and of the output (elements) default to
+  // packed rows when 0; they apply to every launch.
+  int batch_count;
+  int64_t a_batch_bytes, weight_batch_bytes, out_batch_stride;
+  int64_t a_row_bytes;     // 0: k * element size
+  int64_t out_row_stride;  // 0: n
 };
 
 // fp8: A and the weights are e4m3 (k a multiple of 16), else BF16 (k a multiple of 8).
