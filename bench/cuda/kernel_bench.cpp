@@ -1,4 +1,4 @@
-// dsinfer_cuda_kernel_bench [--json FILE]: per-kernel tables on the current GPU.
+// dsinfer_cuda_kernel_bench [--json FILE] [--tables mla,fp8,bf16]: per-kernel tables on the current GPU.
 //   1. device-to-device copy bandwidth (bytes read + written), the ceiling the other rows are compared to
 //   2. MLA decode kernel (absorbed, 576 / 512, page 64, split-KV + combine): GB/s and TFLOP/s, 16 and 128
 //      heads, batch 32 / 64 / 128, 4096-token context
@@ -259,9 +259,12 @@ nlohmann::json bf16_decode_table(double copy_tb_per_s) {
 }  // namespace dsinfer
 
 int main(int argc, char** argv) {
-  std::string json_path;
-  for (int i = 1; i + 1 < argc; ++i)
+  std::string json_path, tables = "mla,fp8,bf16";  // --tables: comma-separated subset to run
+  for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--json") json_path = argv[i + 1];
+    if (std::string(argv[i]) == "--tables") tables = argv[i + 1];
+  }
+  auto wanted = [&](const std::string& table) { return ("," + tables + ",").find("," + table + ",") != std::string::npos; };
   try {
     dsinfer::cuda::initialize();
     const cudaDeviceProp& properties = dsinfer::cuda::device_properties();
@@ -271,9 +274,9 @@ int main(int argc, char** argv) {
     report["device"] = properties.name;
     report["copy"] = dsinfer::measure_copy_bandwidth();
     double copy = report["copy"]["tb_per_s"];
-    report["mla_decode"] = dsinfer::mla_decode_table(copy);
-    report["fp8_linear"] = dsinfer::fp8_linear_table(copy);
-    report["bf16_decode"] = dsinfer::bf16_decode_table(copy);
+    if (wanted("mla")) report["mla_decode"] = dsinfer::mla_decode_table(copy);
+    if (wanted("fp8")) report["fp8_linear"] = dsinfer::fp8_linear_table(copy);
+    if (wanted("bf16")) report["bf16_decode"] = dsinfer::bf16_decode_table(copy);
     if (!json_path.empty()) std::ofstream(json_path) << report.dump(2) << "\n";
   } catch (const std::exception& error) {
     std::fprintf(stderr, "dsinfer_cuda_kernel_bench: %s\n", error.what());
