@@ -45,8 +45,10 @@ __device__ __forceinline__ void store(void* out, bool out_f32, int64_t offset, f
   else static_cast<__nv_bfloat16*>(out)[offset] = __float2bfloat16_rn(value);
 }
 
+// Registers capped for 4 CTAs per multiprocessor (64, no spills): shared memory then admits 2-3, and a
+// following GEMM's CTAs can become resident (and start streaming their weights) while this one runs.
 template <bool kFp8, bool kGated>
-__global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGemmParams params, int a_rows) {
+__global__ void __launch_bounds__(kWarps * 32, 4) skinny_gemm_kernel(const SkinnyGemmParams params, int a_rows) {
   constexpr int kFeatures = kGated ? kWeightRows / 2 : kWeightRows;  // output features per CTA
   extern __shared__ __align__(128) uint8_t stages[];                 // [kStages][16 + a_rows][kRowPitch]
   __shared__ float sums[kWarps][kWeightRows][kMaxTokens];            // each warp's partial sums
