@@ -66,6 +66,8 @@ DeepseekModel::DeepseekModel(const ModelConfig& config, ModelWeights weights, Co
     w.router_logits = buffer(config.n_routed_experts, DType::kF32);
     w.topk_ids = buffer(config.num_experts_per_tok, DType::kI32);
     w.topk_weights = buffer(config.num_experts_per_tok, DType::kF32);
+    w.expert_order = ops::ExpertOrder::allocate(config.n_routed_experts, rows * config.num_experts_per_tok,
+                                                options.device);
   }
   if (config.n_routed_experts > 0 && config.n_shared_experts == 0) {  // routed experts accumulate onto zeros
     w.zeros = buffer(hidden, act);
@@ -172,13 +174,17 @@ void DeepseekModel::moe(const MoeWeights& moe, int tokens) {
   Tensor router_logits = rows(w.router_logits, tokens);  // [T, experts] F32
   ops::linear(normed, moe.router, router_logits);
   Tensor topk_ids = rows(w.topk_ids, tokens), topk_weights = rows(w.topk_weights, tokens);  // [T, top_k]
-  ops::moe_routing(router_logits, moe.score_correction_bias, routing_, topk_ids, topk_weights);
+  // Routing also sorts the assignments by expert (on CUDA at decode sizes in the same kernel), so the expert
+  // GEMMs after the shared experts need no sort of their own.
+  ops::ExpertOrder order = w.expert_order.first_assignments(topk_ids.numel());
+  ops::moe_routing(router_logits, moe.score_correction_bias, routing_, topk_ids, topk_weights, &order);
   if (moe.has_shared_experts) {
     dense_mlp(moe.shared_experts, normed, mlp_out, tokens);  // [T, H]
   } else {
     ops::copy(rows(w.zeros, tokens), mlp_out);
   }
-  ops::moe_experts(normed, topk_ids, topk_weights, moe.experts, mlp_out, options_.fp8_activations);  // += routed
+  // mlp_out += the routed experts' weighted outputs
+  ops::moe_experts(normed, topk_ids, topk_weights, order, moe.experts, mlp_out, options_.fp8_activations);
 }
 
 Tensor DeepseekModel::scratch(const Tensor& buffer, int64_t row_count, int64_t width) const {

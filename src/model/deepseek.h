@@ -52,6 +52,7 @@ class DeepseekModel {
     Tensor router_logits;   // [M, n_routed_experts] F32
     Tensor topk_ids;        // [M, top_k] I32
     Tensor topk_weights;    // [M, top_k] F32
+    ops::ExpertOrder expert_order;  // [n_routed_experts + 1] x 3, [M * top_k] x 2: assignments sorted by expert
     Tensor zeros;           // [M, H]: the MoE output's start when a model has no shared experts
     Tensor logits;          // [rows, vocab] F32, grown on demand
   };

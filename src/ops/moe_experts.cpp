@@ -7,8 +7,11 @@
 
 namespace dsinfer::ops {
 
-void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights,
-                 const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations) {
+namespace {
+
+// Both overloads: `order` is null when the backend sorts the assignments itself.
+void run_moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder* order,
+                     const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations) {
   DSINFER_CHECK(!experts.empty(), "ops::moe_experts: no experts");
   DSINFER_CHECK(input.rank() == 2 && output.shape() == input.shape(), "ops::moe_experts: input ", input.describe(),
                 " and output ", output.describe(), " must be the same [T, H]");
@@ -20,12 +23,26 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
   DSINFER_CHECK(first.gate_proj.in_features() == input.dim(1) && first.down_proj.out_features() == input.dim(1),
                 "ops::moe_experts: expert weights ", first.gate_proj.weight.describe(), " / ",
                 first.down_proj.weight.describe(), " do not match hidden size ", input.dim(1));
-  if (common_device("moe_experts", {&input, &topk_ids, &topk_weights, &first.gate_proj.weight, &output}) ==
-      Device::kCpu) {
+  const Device device =
+      common_device("moe_experts", {&input, &topk_ids, &topk_weights, &first.gate_proj.weight, &output});
+  if (order != nullptr) order->check("moe_experts", static_cast<int>(experts.size()), topk_ids.numel(), device);
+  if (device == Device::kCpu) {
     cpu::moe_experts(input, topk_ids, topk_weights, experts, output, quantize_activations);
   } else {
-    cuda::moe_experts(input, topk_ids, topk_weights, experts, output, quantize_activations);
+    cuda::moe_experts(input, topk_ids, topk_weights, order, experts, output, quantize_activations);
   }
+}
+
+}  // namespace
+
+void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights,
+                 const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations) {
+  run_moe_experts(input, topk_ids, topk_weights, nullptr, experts, output, quantize_activations);
+}
+
+void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder& order,
+                 const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations) {
+  run_moe_experts(input, topk_ids, topk_weights, &order, experts, output, quantize_activations);
 }
 
 }  // namespace dsinfer::ops

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "ops/expert_order.h"
 #include "ops/linear.h"
 
 namespace dsinfer::ops {
@@ -25,6 +26,12 @@ struct MlpWeights {
 //               expert_{topk_ids[t][j]}(input[t]), so the caller passes the shared experts' output in it
 // quantize_activations: W8A8 emulation for FP8 experts (both the gate/up input and the down input), as linear.
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights,
+                 const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations = false);
+
+// The same with the assignments already sorted by expert (ops::moe_routing's `order` for these topk_ids,
+// [E + 1] and [T * top_k] with E = experts.size()): CUDA runs no sort of its own; the CPU, whose loop is per
+// token, only checks the order's shapes.
+void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder& order,
                  const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations = false);
 
 }  // namespace dsinfer::ops

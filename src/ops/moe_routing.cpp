@@ -8,7 +8,7 @@
 namespace dsinfer::ops {
 
 void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, const MoeRoutingParams& params,
-                 Tensor& topk_ids, Tensor& topk_weights) {
+                 Tensor& topk_ids, Tensor& topk_weights, ExpertOrder* order) {
   const int experts = params.num_experts;
   DSINFER_CHECK(experts > 0 && params.top_k > 0 && params.top_k <= experts, "ops::moe_routing: top_k ",
                 params.top_k, " must be in [1, ", experts, "]");
@@ -37,10 +37,13 @@ void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, con
   DSINFER_CHECK(topk_weights.shape() == expected && topk_weights.dtype() == DType::kF32,
                 "ops::moe_routing: topk_weights must be F32 ", shape_to_string(expected), ", got ",
                 topk_weights.describe());
-  if (common_device("moe_routing", {&router_logits, &correction_bias, &topk_ids, &topk_weights}) == Device::kCpu) {
+  const Device device = common_device("moe_routing", {&router_logits, &correction_bias, &topk_ids, &topk_weights});
+  if (order != nullptr) order->check("moe_routing", experts, topk_ids.numel(), device);
+  if (device == Device::kCpu) {
     cpu::moe_routing(router_logits, correction_bias, params, topk_ids, topk_weights);
+    if (order != nullptr) cpu::sort_by_expert(topk_ids, experts, *order);
   } else {
-    cuda::moe_routing(router_logits, correction_bias, params, topk_ids, topk_weights);
+    cuda::moe_routing(router_logits, correction_bias, params, topk_ids, topk_weights, order);
   }
 }
 

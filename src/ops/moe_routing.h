@@ -3,6 +3,7 @@
 
 #include "core/tensor.h"
 #include "model/config.h"  // TopkMethod, ScoringFunc (header-only enums)
+#include "ops/expert_order.h"
 
 namespace dsinfer::ops {
 
@@ -30,7 +31,11 @@ struct MoeRoutingParams {
 // correction_bias [E] F32, or undefined (e_score_correction_bias; required for sigmoid scoring)
 // topk_ids        [T, top_k] I32
 // topk_weights    [T, top_k] F32
+// order           optional: also sorts the T * top_k assignments by expert into it (see expert_order.h; its
+//                 per-assignment tensors exactly [T * top_k]). On CUDA, up to 1024 assignments route and sort
+//                 in one kernel; the offsets, tiles and active list are exact, rows within an expert come in
+//                 no particular order. On the CPU rows within an expert keep assignment order.
 void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, const MoeRoutingParams& params,
-                 Tensor& topk_ids, Tensor& topk_weights);
+                 Tensor& topk_ids, Tensor& topk_weights, ExpertOrder* order = nullptr);
 
 }  // namespace dsinfer::ops

@@ -1,5 +1,7 @@
-// MoE routing (all three methods, DeepSeek-V3 / V2 / V2-Lite and the test models' shapes) and the routed
-// experts (BF16 and block-scaled FP8, stacked as the CUDA loader stacks them) against the CPU twins.
+// MoE routing (all three methods, DeepSeek-V3 / V2 / V2-Lite and the test models' shapes), with and without
+// the expert order it can sort in the same kernel, the expert sort, and the routed experts (BF16 and
+// block-scaled FP8, stacked as the CUDA loader stacks them, with and without a given order) against the CPU
+// twins and host counts.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -29,6 +31,48 @@ ops::MoeRoutingParams routing(ScoringFunc scoring, TopkMethod method, int expert
   params.normalize_top_k = normalize;
   params.routed_scaling_factor = scaling;
   return params;
+}
+
+// An expert sort of `ids` (host I32, one id per assignment) checked against a host count: offsets, tile
+// offsets and the active list are exact prefix sums over the experts, and every valid assignment gets a
+// distinct row inside its expert's range, sorted_slots pointing back at it; ids outside [0, experts) get -1.
+// The rest are host copies of the sort's outputs.
+void expect_sorted_by_expert(const Tensor& ids, int experts, int rows_per_tile, const Tensor& offsets,
+                             const Tensor& tiles, const Tensor& active, const Tensor& sorted,
+                             const Tensor& positions) {
+  const int64_t assignments = ids.numel();
+  std::vector<int32_t> counts(experts, 0);
+  for (int64_t i = 0; i < assignments; ++i) {
+    const int32_t id = ids.data_as<int32_t>()[i];
+    if (id >= 0 && id < experts) ++counts[id];
+  }
+  int32_t rows = 0, tile_count = 0, active_count = 0;
+  for (int e = 0; e < experts; ++e) {
+    ASSERT_EQ(offsets.data_as<int32_t>()[e], rows) << "expert " << e;
+    ASSERT_EQ(tiles.data_as<int32_t>()[e], tile_count) << "expert " << e;
+    if (counts[e] > 0) {
+      ASSERT_EQ(active.data_as<int32_t>()[active_count++], e);
+    }
+    rows += counts[e];
+    tile_count += (counts[e] + rows_per_tile - 1) / rows_per_tile;
+  }
+  ASSERT_EQ(offsets.data_as<int32_t>()[experts], rows);
+  ASSERT_EQ(tiles.data_as<int32_t>()[experts], tile_count);
+  ASSERT_EQ(active.data_as<int32_t>()[experts], active_count);
+
+  std::vector<bool> row_taken(rows, false);
+  for (int64_t i = 0; i < assignments; ++i) {
+    const int32_t id = ids.data_as<int32_t>()[i], position = positions.data_as<int32_t>()[i];
+    if (id < 0 || id >= experts) {
+      EXPECT_EQ(position, -1) << "assignment " << i << " of expert " << id;
+      continue;
+    }
+    ASSERT_GE(position, offsets.data_as<int32_t>()[id]) << "assignment " << i;
+    ASSERT_LT(position, offsets.data_as<int32_t>()[id + 1]) << "assignment " << i;
+    EXPECT_FALSE(row_taken[position]) << "row " << position << " given twice";
+    row_taken[position] = true;
+    EXPECT_EQ(sorted.data_as<int32_t>()[position], i) << "row " << position;
+  }
 }
 
 TEST(MoeRoutingGpu, MatchesCpuTwinForEveryMethod) {
@@ -67,6 +111,75 @@ TEST(MoeRoutingGpu, MatchesCpuTwinForEveryMethod) {
   }
 }
 
+// Routing with an expert order: up to 1024 assignments in one fused kernel (1, 3, 8, 32 tokens), 200 tokens
+// through the routing kernel and moe_sort. Ids and weights against the CPU twin as above; the order against a
+// host count of the device's own ids (exact offsets, tiles and active list, each assignment placed once inside
+// its expert's range, slot_positions the inverse of sorted_slots) and, when every id agrees, equal to the CPU
+// twin's offsets, tiles and active list. The order buffers are poisoned and sized for more tokens.
+TEST(MoeRoutingGpu, FusedRoutingAndSortMatchCpuTwin) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  const std::vector<std::pair<const char*, ops::MoeRoutingParams>> configurations = {
+      {"V3 noaux_tc", routing(ScoringFunc::kSigmoid, TopkMethod::kNoauxTc, 256, 8, 8, 4, true, 2.5)},
+      {"V2 group_limited", routing(ScoringFunc::kSoftmax, TopkMethod::kGroupLimitedGreedy, 160, 6, 8, 3, false, 16.0)},
+      {"V2-Lite greedy", routing(ScoringFunc::kSoftmax, TopkMethod::kGreedy, 64, 6, 1, 1, false, 1.0)},
+      {"tiny V3", routing(ScoringFunc::kSigmoid, TopkMethod::kNoauxTc, 16, 4, 4, 2, true, 2.5)},
+  };
+  for (const auto& [name, params] : configurations) {
+    const int experts = params.num_experts;
+    for (int64_t tokens : {1, 3, 8, 32, 200}) {
+      SCOPED_TRACE(testing::Message() << name << ", " << tokens << " tokens");
+      const int64_t assignments = tokens * params.top_k;
+      Tensor logits = random.normal_tensor({tokens, experts}, 2.0f);
+      Tensor bias;
+      if (params.scoring_func == ScoringFunc::kSigmoid) bias = random.normal_tensor({experts}, 0.1f);
+      Tensor ids = Tensor::empty({tokens, params.top_k}, DType::kI32);
+      Tensor weights = Tensor::empty({tokens, params.top_k}, DType::kF32);
+      ops::ExpertOrder host_order = ops::ExpertOrder::allocate(experts, assignments, Device::kCpu);
+      ops::moe_routing(logits, bias, params, ids, weights, &host_order);
+
+      Tensor device_ids = gpu_testing::poisoned({tokens, params.top_k}, DType::kI32);
+      Tensor device_weights = gpu_testing::poisoned({tokens, params.top_k}, DType::kF32);
+      ops::ExpertOrder order;
+      order.expert_offsets = gpu_testing::poisoned({experts + 1}, DType::kI32);
+      order.tile_offsets = gpu_testing::poisoned({experts + 1}, DType::kI32);
+      order.active_experts = gpu_testing::poisoned({experts + 1}, DType::kI32);
+      order.sorted_slots = gpu_testing::poisoned({assignments + 40}, DType::kI32);
+      order.slot_positions = gpu_testing::poisoned({assignments + 40}, DType::kI32);
+      order = order.first_assignments(assignments);
+      ops::moe_routing(to_gpu(logits), bias.defined() ? to_gpu(bias) : Tensor(), params, device_ids, device_weights,
+                       &order);
+      Tensor gpu_ids = cuda::to_host(device_ids), gpu_weights = cuda::to_host(device_weights);
+      int differing_choices = 0;
+      for (int64_t i = 0; i < ids.numel(); ++i) {
+        if (gpu_ids.data_as<int32_t>()[i] != ids.data_as<int32_t>()[i]) {
+          ++differing_choices;  // float vs double scores may swap two experts that tie to ~1e-7
+          continue;
+        }
+        EXPECT_NEAR(gpu_weights.data_as<float>()[i], weights.data_as<float>()[i], 1e-5 * params.routed_scaling_factor);
+      }
+      EXPECT_LE(differing_choices, 2) << "of " << ids.numel() << " choices";
+
+      const Tensor offsets = cuda::to_host(order.expert_offsets), tiles = cuda::to_host(order.tile_offsets);
+      const Tensor active = cuda::to_host(order.active_experts);
+      ASSERT_NO_FATAL_FAILURE(expect_sorted_by_expert(gpu_ids, experts, ops::kExpertOrderRowsPerTile, offsets, tiles,
+                                                      active, cuda::to_host(order.sorted_slots),
+                                                      cuda::to_host(order.slot_positions)));
+      if (differing_choices == 0) {
+        for (int e = 0; e <= experts; ++e) {
+          ASSERT_EQ(offsets.data_as<int32_t>()[e], host_order.expert_offsets.data_as<int32_t>()[e]) << "expert " << e;
+          ASSERT_EQ(tiles.data_as<int32_t>()[e], host_order.tile_offsets.data_as<int32_t>()[e]) << "expert " << e;
+        }
+        const int32_t active_count = host_order.active_experts.data_as<int32_t>()[experts];
+        ASSERT_EQ(active.data_as<int32_t>()[experts], active_count);
+        for (int a = 0; a < active_count; ++a)
+          ASSERT_EQ(active.data_as<int32_t>()[a], host_order.active_experts.data_as<int32_t>()[a]) << "entry " << a;
+      }
+    }
+  }
+}
+
 // moe_sort against a host count: offsets, tile offsets and the active list are exact prefix sums over the
 // experts (the kernel scans them in parallel), and every valid assignment gets a distinct row inside its
 // expert's range, sorted_slots pointing back at it; ids outside [0, experts) get -1. Decode (1-8 tokens) and
@@ -94,42 +207,9 @@ TEST(MoeSortGpu, CountsScansAndScattersLikeAHostCount) {
                      expert_offsets.data_as<int32_t>(), tile_offsets.data_as<int32_t>(),
                      active_experts.data_as<int32_t>(), sorted_slots.data_as<int32_t>(),
                      slot_positions.data_as<int32_t>(), cuda::current_stream());
-      const Tensor offsets = cuda::to_host(expert_offsets), tiles = cuda::to_host(tile_offsets);
-      const Tensor active = cuda::to_host(active_experts), sorted = cuda::to_host(sorted_slots);
-      const Tensor positions = cuda::to_host(slot_positions);
-
-      std::vector<int32_t> counts(experts, 0);
-      for (int64_t i = 0; i < assignments; ++i) {
-        const int32_t id = ids.data_as<int32_t>()[i];
-        if (id >= 0 && id < experts) ++counts[id];
-      }
-      int32_t rows = 0, tile_count = 0, active_count = 0;
-      for (int e = 0; e < experts; ++e) {
-        ASSERT_EQ(offsets.data_as<int32_t>()[e], rows) << "expert " << e;
-        ASSERT_EQ(tiles.data_as<int32_t>()[e], tile_count) << "expert " << e;
-        if (counts[e] > 0) {
-          ASSERT_EQ(active.data_as<int32_t>()[active_count++], e);
-        }
-        rows += counts[e];
-        tile_count += (counts[e] + rows_per_tile - 1) / rows_per_tile;
-      }
-      ASSERT_EQ(offsets.data_as<int32_t>()[experts], rows);
-      ASSERT_EQ(tiles.data_as<int32_t>()[experts], tile_count);
-      ASSERT_EQ(active.data_as<int32_t>()[experts], active_count);
-
-      std::vector<bool> row_taken(rows, false);
-      for (int64_t i = 0; i < assignments; ++i) {
-        const int32_t id = ids.data_as<int32_t>()[i], position = positions.data_as<int32_t>()[i];
-        if (id < 0 || id >= experts) {
-          EXPECT_EQ(position, -1) << "assignment " << i << " of expert " << id;
-          continue;
-        }
-        ASSERT_GE(position, offsets.data_as<int32_t>()[id]) << "assignment " << i;
-        ASSERT_LT(position, offsets.data_as<int32_t>()[id + 1]) << "assignment " << i;
-        EXPECT_FALSE(row_taken[position]) << "row " << position << " given twice";
-        row_taken[position] = true;
-        EXPECT_EQ(sorted.data_as<int32_t>()[position], i) << "row " << position;
-      }
+      ASSERT_NO_FATAL_FAILURE(expect_sorted_by_expert(ids, experts, rows_per_tile, cuda::to_host(expert_offsets),
+                                                      cuda::to_host(tile_offsets), cuda::to_host(active_experts),
+                                                      cuda::to_host(sorted_slots), cuda::to_host(slot_positions)));
     }
   }
 }
@@ -234,6 +314,37 @@ TEST_P(MoeExpertsGpuTest, F32ActivationsMatchCpuTwinToFloat32Rounding) {
   Tensor actual = to_cpu_f32(output);
   EXPECT_LT(gpu_testing::median_row_error(actual, expected, hidden), 1e-5);
   EXPECT_LT(gpu_testing::worst_row_error(actual, expected, hidden), 1e-2);
+}
+
+// moe_experts given the order ops::moe_routing produced (fused kernel at 3 tokens, routing + moe_sort at 200)
+// against moe_experts sorting for itself, on the same device ids: BF16 and FP8 experts, skinny and tiled GEMMs.
+// Rows within an expert may come in another order; each row's sums do not depend on it, so the bound is tight.
+TEST(MoeExpertsGpu, GivenOrderGivesTheOutputOfItsOwnSort) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  const ops::MoeRoutingParams params = routing(ScoringFunc::kSoftmax, TopkMethod::kGreedy, 64, 6, 1, 1, false, 1.0);
+  const int64_t hidden = 256, intermediate = 128;
+  for (bool fp8 : {false, true}) {
+    ExpertSet set = make_experts(random, params.num_experts, hidden, intermediate, fp8);
+    for (int64_t tokens : {3, 200}) {
+      SCOPED_TRACE(testing::Message() << (fp8 ? "FP8" : "BF16") << ", " << tokens << " tokens");
+      Tensor ids = Tensor::empty({tokens, params.top_k}, DType::kI32, Device::kCuda);
+      Tensor weights = Tensor::empty({tokens, params.top_k}, DType::kF32, Device::kCuda);
+      ops::ExpertOrder order = ops::ExpertOrder::allocate(params.num_experts, tokens * params.top_k, Device::kCuda);
+      ops::moe_routing(to_gpu(random.normal_tensor({tokens, params.num_experts}, 2.0f)), Tensor(), params, ids,
+                       weights, &order);
+      Tensor input = to_gpu(gpu_testing::normal_f32_bf16_exact(random, {tokens, hidden}, 2.0f), DType::kBF16);
+      Tensor shared = gpu_testing::normal_f32_bf16_exact(random, {tokens, hidden}, 0.5f);
+      Tensor own_sort = to_gpu(shared, DType::kBF16), given_order = to_gpu(shared, DType::kBF16);
+      ops::moe_experts(input, ids, weights, set.device, own_sort, fp8);
+      ops::moe_experts(input, ids, weights, order, set.device, given_order, fp8);
+      const double error = gpu_testing::worst_row_error(to_cpu_f32(given_order), to_cpu_f32(own_sort), hidden);
+      std::printf("MoE experts, given order vs own sort (%s, %lld tokens): worst row error %.2e\n",
+                  fp8 ? "FP8" : "BF16", static_cast<long long>(tokens), error);
+      EXPECT_LT(error, 1e-3);
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -1,5 +1,6 @@
 // MoE routing (softmax greedy, softmax group-limited, sigmoid + bias noaux_tc) on random and crafted-tie
-// inputs, and the routed-expert combine, against float64 references.
+// inputs, the expert order it can produce, and the routed-expert combine (with and without a given order),
+// against float64 references and a plain host count.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -183,6 +184,80 @@ TEST(Routing, RejectsImpossibleConfigurations) {
   EXPECT_THROW(route(std::vector<float>(16, 0.0f), {}, p), Error);  // sigmoid without a bias
 }
 
+// The routing with an expert order: ids and weights equal the routing without one, and the order is the
+// counting sort of the ids (offsets, 32-row tiles and active list from a plain count; rows of an expert in
+// assignment order; slot_positions the inverse of sorted_slots).
+TEST_P(RoutingTest, OrderIsTheCountingSortOfTheIds) {
+  RandomSource random;
+  SCOPED_TRACE(::testing::Message() << "seed " << random.seed());
+  const ops::MoeRoutingParams p = params();
+  for (int64_t tokens : {1, 3, 8, 32, 200}) {
+    SCOPED_TRACE(::testing::Message() << tokens << " tokens");
+    std::vector<float> logits(tokens * p.num_experts), bias;
+    for (float& value : logits) value = random.normal(2.0f);
+    if (p.scoring_func == ScoringFunc::kSigmoid)
+      for (int e = 0; e < p.num_experts; ++e) bias.push_back(random.normal(0.3f));
+    const Routed unordered = route(logits, bias, p);
+
+    Tensor logit_tensor = Tensor::empty({tokens, p.num_experts}, DType::kF32);
+    std::copy(logits.begin(), logits.end(), logit_tensor.data_as<float>());
+    Tensor bias_tensor;
+    if (!bias.empty()) {
+      bias_tensor = Tensor::empty({p.num_experts}, DType::kF32);
+      std::copy(bias.begin(), bias.end(), bias_tensor.data_as<float>());
+    }
+    Tensor ids = Tensor::empty({tokens, p.top_k}, DType::kI32);
+    Tensor weights = Tensor::empty({tokens, p.top_k}, DType::kF32);
+    // Allocated for more tokens than routed, as the model's workspace is.
+    ops::ExpertOrder order = ops::ExpertOrder::allocate(p.num_experts, 256 * p.top_k, Device::kCpu)
+                                 .first_assignments(tokens * p.top_k);
+    ops::moe_routing(logit_tensor, bias_tensor, p, ids, weights, &order);
+    const int32_t* id = ids.data_as<int32_t>();
+    ASSERT_EQ(std::vector<int32_t>(id, id + ids.numel()), unordered.ids);
+    ASSERT_EQ(std::vector<float>(weights.data_as<float>(), weights.data_as<float>() + weights.numel()),
+              unordered.weights);
+
+    const int32_t* offsets = order.expert_offsets.data_as<int32_t>();
+    const int32_t* tiles = order.tile_offsets.data_as<int32_t>();
+    const int32_t* active = order.active_experts.data_as<int32_t>();
+    const int32_t* sorted = order.sorted_slots.data_as<int32_t>();
+    const int32_t* positions = order.slot_positions.data_as<int32_t>();
+    int32_t row = 0, tile = 0, active_count = 0;
+    for (int e = 0; e < p.num_experts; ++e) {
+      ASSERT_EQ(offsets[e], row) << "expert " << e;
+      ASSERT_EQ(tiles[e], tile) << "expert " << e;
+      int32_t count = 0;
+      for (int64_t i = 0; i < ids.numel(); ++i) {
+        if (id[i] != e) continue;
+        EXPECT_EQ(sorted[row + count], i) << "expert " << e << ", its row " << count;
+        EXPECT_EQ(positions[i], row + count) << "assignment " << i;
+        ++count;
+      }
+      if (count > 0) {
+        EXPECT_EQ(active[active_count++], e);
+      }
+      row += count;
+      tile += (count + ops::kExpertOrderRowsPerTile - 1) / ops::kExpertOrderRowsPerTile;
+    }
+    EXPECT_EQ(row, ids.numel());
+    EXPECT_EQ(offsets[p.num_experts], row);
+    EXPECT_EQ(tiles[p.num_experts], tile);
+    EXPECT_EQ(active[p.num_experts], active_count);
+  }
+}
+
+TEST(Routing, RejectsAnOrderOfTheWrongShape) {
+  ops::MoeRoutingParams p = v2_lite_params();
+  Tensor logits = Tensor::zeros({2, 16}, DType::kF32), no_bias;
+  Tensor ids = Tensor::empty({2, 4}, DType::kI32), weights = Tensor::empty({2, 4}, DType::kF32);
+  ops::ExpertOrder uncut = ops::ExpertOrder::allocate(16, 16, Device::kCpu);  // not cut to 2 x 4 assignments
+  EXPECT_THROW(ops::moe_routing(logits, no_bias, p, ids, weights, &uncut), Error);
+  ops::ExpertOrder too_few_experts = ops::ExpertOrder::allocate(8, 16, Device::kCpu).first_assignments(8);
+  EXPECT_THROW(ops::moe_routing(logits, no_bias, p, ids, weights, &too_few_experts), Error);
+  ops::ExpertOrder fitting = ops::ExpertOrder::allocate(16, 16, Device::kCpu).first_assignments(8);
+  EXPECT_NO_THROW(ops::moe_routing(logits, no_bias, p, ids, weights, &fitting));
+}
+
 // One expert's gated MLP output for one token, in float64.
 std::vector<double> expert_reference(const ops::MlpWeights& expert, const float* x, int64_t hidden) {
   const int64_t intermediate = expert.gate_proj.out_features();
@@ -237,12 +312,41 @@ TEST_P(MoeExpertsTest, AccumulatesTheWeightedExpertOutputs) {
       auto y = expert_reference(experts[ids.data_as<int32_t>()[t * top_k + j]], input.data_as<float>() + t * hidden, hidden);
       for (int64_t h = 0; h < hidden; ++h) expected[t * hidden + h] += weights.data_as<float>()[t * top_k + j] * y[h];
     }
+  Tensor shared_part = Tensor::empty(output.shape(), DType::kF32);
+  std::copy_n(output.data_as<float>(), output.numel(), shared_part.data_as<float>());
   ops::moe_experts(input, ids, weights, experts, output);
   EXPECT_LT(op_testing::relative_l2(op_testing::to_doubles(output), expected), 1e-6);
+
+  // With an expert order: the CPU loop is per token and reads only the order's shapes, so the very same sums.
+  ops::ExpertOrder order = ops::ExpertOrder::allocate(static_cast<int>(experts_count), tokens * top_k, Device::kCpu);
+  for (Tensor* tensor : {&order.expert_offsets, &order.tile_offsets, &order.active_experts, &order.sorted_slots,
+                         &order.slot_positions})
+    std::fill_n(tensor->data_as<int32_t>(), tensor->numel(), 0);
+  Tensor ordered_output = shared_part;  // accumulates onto the same shared-expert part
+  ops::moe_experts(input, ids, weights, order, experts, ordered_output);
+  EXPECT_EQ(op_testing::to_doubles(ordered_output), op_testing::to_doubles(output));
 }
 
 INSTANTIATE_TEST_SUITE_P(WeightFormats, MoeExpertsTest, ::testing::Values(false, true),
                          [](const auto& info) { return std::string(info.param ? "Fp8" : "Bf16"); });
+
+TEST(MoeExperts, RejectsAnOrderOfTheWrongShape) {
+  std::vector<ops::MlpWeights> experts(2);
+  for (auto& expert : experts) {
+    expert.gate_proj.weight = Tensor::zeros({4, 8}, DType::kBF16);
+    expert.up_proj.weight = Tensor::zeros({4, 8}, DType::kBF16);
+    expert.down_proj.weight = Tensor::zeros({8, 4}, DType::kBF16);
+  }
+  Tensor input = Tensor::zeros({3, 8}, DType::kF32), output = Tensor::zeros({3, 8}, DType::kF32);
+  Tensor ids = Tensor::zeros({3, 2}, DType::kI32), weights = Tensor::zeros({3, 2}, DType::kF32);
+  ops::ExpertOrder for_three_experts = ops::ExpertOrder::allocate(3, 6, Device::kCpu);
+  EXPECT_THROW(ops::moe_experts(input, ids, weights, for_three_experts, experts, output), Error);
+  ops::ExpertOrder for_four_tokens = ops::ExpertOrder::allocate(2, 8, Device::kCpu);
+  EXPECT_THROW(ops::moe_experts(input, ids, weights, for_four_tokens, experts, output), Error);
+  ops::ExpertOrder missing_positions = ops::ExpertOrder::allocate(2, 6, Device::kCpu);
+  missing_positions.slot_positions = Tensor();
+  EXPECT_THROW(ops::moe_experts(input, ids, weights, missing_positions, experts, output), Error);
+}
 
 TEST(MoeExperts, RejectsAnExpertIdOutOfRange) {
   std::vector<ops::MlpWeights> experts(2);

@@ -26,6 +26,9 @@ void rope(Tensor& x, const Tensor& positions, const Tensor& cos_sin);
 void silu_and_mul(const Tensor& gate, const Tensor& up, Tensor& output);
 void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, const MoeRoutingParams& params,
                  Tensor& topk_ids, Tensor& topk_weights);
+// Counting sort of the assignments by expert (ids outside [0, experts) get slot position -1), rows of one
+// expert in assignment order; lives in cpu/moe_routing.cpp.
+void sort_by_expert(const Tensor& topk_ids, int experts, ExpertOrder& order);
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights,
                  const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations);
 void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsilon, const Tensor& positions,

@@ -80,4 +80,39 @@ void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, con
   }
 }
 
+void sort_by_expert(const Tensor& topk_ids, int experts, ExpertOrder& order) {
+  const int32_t* ids = topk_ids.data_as<const int32_t>();
+  const int64_t assignments = topk_ids.numel();
+  int32_t* expert_offsets = order.expert_offsets.data_as<int32_t>();  // [E + 1]
+  int32_t* tile_offsets = order.tile_offsets.data_as<int32_t>();      // [E + 1]
+  int32_t* active_experts = order.active_experts.data_as<int32_t>();  // [E + 1]
+  int32_t* sorted_slots = order.sorted_slots.data_as<int32_t>();      // [assignments]
+  int32_t* slot_positions = order.slot_positions.data_as<int32_t>();  // [assignments]
+
+  std::vector<int32_t> next_row(experts, 0);  // counts, then each expert's next free row
+  for (int64_t i = 0; i < assignments; ++i)
+    if (ids[i] >= 0 && ids[i] < experts) ++next_row[ids[i]];
+  int32_t rows = 0, tiles = 0, active = 0;
+  for (int e = 0; e < experts; ++e) {
+    const int32_t count = next_row[e];
+    expert_offsets[e] = rows;
+    tile_offsets[e] = tiles;
+    if (count > 0) active_experts[active++] = e;
+    next_row[e] = rows;
+    rows += count;
+    tiles += (count + kExpertOrderRowsPerTile - 1) / kExpertOrderRowsPerTile;
+  }
+  expert_offsets[experts] = rows;
+  tile_offsets[experts] = tiles;
+  active_experts[experts] = active;
+  for (int64_t i = 0; i < assignments; ++i) {
+    int32_t position = -1;
+    if (ids[i] >= 0 && ids[i] < experts) {
+      position = next_row[ids[i]]++;
+      sorted_slots[position] = static_cast<int32_t>(i);
+    }
+    slot_positions[i] = position;
+  }
+}
+
 }  // namespace dsinfer::ops::cpu

@@ -28,9 +28,9 @@ void add_rms_norm(Tensor& residual, const Tensor& addend, const Tensor& weight, 
 void rope(Tensor& x, const Tensor& positions, const Tensor& cos_sin);
 void silu_and_mul(const Tensor& gate, const Tensor& up, Tensor& output);
 void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, const MoeRoutingParams& params,
-                 Tensor& topk_ids, Tensor& topk_weights);
-void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights,
-                 const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations);
+                 Tensor& topk_ids, Tensor& topk_weights, ExpertOrder* order);  // order may be null
+void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder* order,
+                 const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations);  // null: sorts
 void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsilon, const Tensor& positions,
                      const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache, bool quantize_latent);
 void mla_prefill_attention(const Tensor& q, const Tensor& kv_cache, const LinearWeight& kv_b_proj,

@@ -1,5 +1,6 @@
 // Routed experts on CUDA, all on the device (CUDA-graph safe):
-//   sort the (token, slot) assignments by expert                                moe_sort
+//   sort the (token, slot) assignments by expert (unless the caller's          moe_sort
+//   ExpertOrder already holds them, e.g. from ops::moe_routing)
 //   [FP8] quantize the token rows once per token (1x128 groups)                   quantize_fp8_groups
 //   act[r] = silu(x . gate_e) * (x . up_e) for each sorted row r (expert e)       grouped GEMM, fused epilogue
 //   [FP8] quantize act                                                            quantize_fp8_groups
@@ -28,6 +29,9 @@ namespace {
 using dsinfer::cuda::ScratchSlot;
 using dsinfer::cuda::scratch;
 using dsinfer::cuda::scratch_as;
+
+static_assert(kExpertOrderRowsPerTile == dsinfer::cuda::kGroupedRowsPerTile,
+              "an ExpertOrder's tile offsets must count the grouped GEMM's row tiles");
 
 enum ExpertTable { kGate, kUp, kDown, kGateScales, kUpScales, kDownScales, kTables };
 
@@ -116,7 +120,7 @@ void run_expert_gemm(const dsinfer::cuda::GroupedGemmParams& params, ExpertKerne
 
 }  // namespace
 
-void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights,
+void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder* order,
                  const std::vector<MlpWeights>& experts, Tensor& output, bool /*quantize_activations*/) {
   dsinfer::cuda::OpTimer timer("moe_experts");
   // BF16 activations, or F32 (the F32-activation mode: FP8 experts quantize their input from F32, sum on the
@@ -145,14 +149,28 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
                               : tokens <= dsinfer::cuda::kSkinnyMaxRows ? ExpertKernel::kSkinny
                                                                         : ExpertKernel::kTiled;
 
-  int32_t* routing = scratch_as<int32_t>(ScratchSlot::kMoeRouting, 3 * (expert_count + 1) + 2 * rows);
-  int32_t* expert_offsets = routing;
-  int32_t* tile_offsets = expert_offsets + expert_count + 1;
-  int32_t* active_experts = tile_offsets + expert_count + 1;
-  int32_t* sorted_slots = active_experts + expert_count + 1;
-  int32_t* slot_positions = sorted_slots + rows;
-  dsinfer::cuda::moe_sort(topk_ids.data_as<const int32_t>(), rows, expert_count, dsinfer::cuda::kGroupedRowsPerTile,
-                          expert_offsets, tile_offsets, active_experts, sorted_slots, slot_positions, stream);
+  const int32_t *expert_offsets, *tile_offsets, *active_experts, *sorted_slots, *slot_positions;
+  if (order != nullptr) {
+    expert_offsets = order->expert_offsets.data_as<const int32_t>();
+    tile_offsets = order->tile_offsets.data_as<const int32_t>();
+    active_experts = order->active_experts.data_as<const int32_t>();
+    sorted_slots = order->sorted_slots.data_as<const int32_t>();
+    slot_positions = order->slot_positions.data_as<const int32_t>();
+  } else {
+    int32_t* sort = scratch_as<int32_t>(ScratchSlot::kMoeRouting, 3 * (expert_count + 1) + 2 * rows);
+    int32_t* own_offsets = sort;                            // [experts + 1]
+    int32_t* own_tiles = own_offsets + expert_count + 1;    // [experts + 1]
+    int32_t* own_active = own_tiles + expert_count + 1;     // [experts + 1]
+    int32_t* own_sorted = own_active + expert_count + 1;    // [rows]
+    int32_t* own_positions = own_sorted + rows;             // [rows]
+    dsinfer::cuda::moe_sort(topk_ids.data_as<const int32_t>(), rows, expert_count, dsinfer::cuda::kGroupedRowsPerTile,
+                            own_offsets, own_tiles, own_active, own_sorted, own_positions, stream);
+    expert_offsets = own_offsets;
+    tile_offsets = own_tiles;
+    active_experts = own_active;
+    sorted_slots = own_sorted;
+    slot_positions = own_positions;
+  }
 
   const void* const* tables = expert_tables(experts);
   auto table = [&](ExpertTable which) { return tables + which * expert_count; };

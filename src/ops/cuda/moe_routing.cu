@@ -2,7 +2,12 @@
 // Same recipe as ops/moe_routing.h, in float: scores, optional group limiting (top-2 sum for sigmoid, max for
 // softmax), then top_k rounds of a warp-wide arg-max (ties: the lower expert index). The correction bias is
 // read before waiting on the previous kernel, and no per-token state goes to local memory.
+// With an ExpertOrder requested and at most 1024 assignments (decode), one CTA of 1024 threads routes (warp w
+// takes tokens w, w + 32, ...) and then sorts the assignments by expert as moe_sort does, in the same kernel:
+// one launch less on the MoE layer's dependent chain. Larger batches run the routing kernel, then moe_sort.
 #include "kernels/common/launch.cuh"
+#include "kernels/sm90/moe/moe_sort.cuh"
+#include "kernels/sm90/moe/moe_sort.h"
 #include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
@@ -15,6 +20,9 @@ constexpr int kExpertsPerLane = 8;
 constexpr int kMaxExperts = 32 * kExpertsPerLane;
 constexpr int kMaxGroups = 64;
 constexpr int kWarpsPerBlock = 4;
+constexpr int kFusedThreads = 1024;  // thread i counts and places assignment i; thread e scans expert e
+constexpr int kFusedWarps = kFusedThreads / 32;
+static_assert(kMaxExperts <= kFusedThreads, "the fused sort's scan gives each expert one thread");
 
 struct RoutingArguments {
   int experts, top_k, groups, top_k_groups;
@@ -35,22 +43,22 @@ __device__ __forceinline__ void warp_arg_max(float& value, int& index) {
   }
 }
 
-__global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    moe_routing_kernel(const float* logits, const float* bias, int64_t tokens, RoutingArguments arguments,
-                       int32_t* topk_ids, float* topk_weights) {
-  dsinfer::cuda::allow_next_kernel();
-  const int lane = threadIdx.x % 32;
-  // The correction bias is a weight (no kernel writes it during a step): fetched while the previous kernel runs.
-  float lane_bias[kExpertsPerLane];
+// This lane's experts' correction bias (0 without one). The bias is a weight (no kernel writes it during a
+// step), so callers fetch it before waiting on the previous kernel.
+__device__ __forceinline__ void load_lane_bias(const float* bias, int experts, int lane,
+                                               float (&lane_bias)[kExpertsPerLane]) {
 #pragma unroll
   for (int i = 0; i < kExpertsPerLane; ++i) {
     const int expert = lane + 32 * i;
-    lane_bias[i] = bias != nullptr && expert < arguments.experts ? bias[expert] : 0.0f;
+    lane_bias[i] = bias != nullptr && expert < experts ? bias[expert] : 0.0f;
   }
-  dsinfer::cuda::wait_for_previous_kernel();
-  const int64_t token = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
-  if (token >= tokens) return;  // the whole warp: no barriers below, only this warp's shuffles
-  const float* row = logits + token * arguments.experts;
+}
+
+// Routes one token with the whole warp (every lane calls it; shuffles only, no barrier). row [experts] F32
+// logits. Lane j < top_k ends with the j-th pick: its expert and final weight (normalized and scaled).
+__device__ __forceinline__ void route_token(const float* row, const float (&lane_bias)[kExpertsPerLane],
+                                            const RoutingArguments& arguments, int lane, int& chosen_id,
+                                            float& chosen_weight) {
   float scores[kExpertsPerLane], choice[kExpertsPerLane];
   float largest = -INFINITY;
 #pragma unroll
@@ -144,7 +152,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
   }
 
   float chosen_score = 0.0f, total = 0.0f;  // lane j keeps the j-th pick's score
-  int chosen_id = 0;
+  chosen_id = 0;
   for (int round = 0; round < arguments.top_k; ++round) {
     float value = -INFINITY;
     int index = 0x7fffffff;
@@ -173,22 +181,75 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     }
   }
   float normalizer = arguments.normalize && arguments.top_k > 1 ? 1.0f / (total + 1e-20f) : 1.0f;
+  chosen_weight = chosen_score * normalizer * arguments.scaling;
+}
+
+// One warp per token, kWarpsPerBlock tokens per CTA.
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    moe_routing_kernel(const float* logits, const float* bias, int64_t tokens, RoutingArguments arguments,
+                       int32_t* topk_ids, float* topk_weights) {
+  dsinfer::cuda::allow_next_kernel();
+  const int lane = threadIdx.x % 32;
+  float lane_bias[kExpertsPerLane];
+  load_lane_bias(bias, arguments.experts, lane, lane_bias);
+  dsinfer::cuda::wait_for_previous_kernel();
+  const int64_t token = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
+  if (token >= tokens) return;  // the whole warp: no barriers below, only this warp's shuffles
+  int chosen_id;
+  float chosen_weight;
+  route_token(logits + token * arguments.experts, lane_bias, arguments, lane, chosen_id, chosen_weight);
   if (lane < arguments.top_k) {
     topk_ids[token * arguments.top_k + lane] = chosen_id;
-    topk_weights[token * arguments.top_k + lane] = chosen_score * normalizer * arguments.scaling;
+    topk_weights[token * arguments.top_k + lane] = chosen_weight;
   }
+}
+
+// One CTA of kFusedThreads, tokens * top_k <= kFusedThreads: route every token (warp w: tokens w, w + 32, ...),
+// keeping the ids in shared memory too, then count, scan and place the assignments as moe_sort_kernel does.
+// Every barrier is reached by all threads (the routing loop is warp-uniform and nothing returns early).
+__global__ void __launch_bounds__(kFusedThreads)
+    moe_route_and_sort_kernel(const float* logits, const float* bias, int tokens, RoutingArguments arguments,
+                              int32_t* topk_ids, float* topk_weights, int rows_per_tile,
+                              dsinfer::cuda::ExpertSortOutputs order) {
+  dsinfer::cuda::allow_next_kernel();
+  __shared__ int32_t expert_rows[kMaxExperts];         // counts, then after the scan each expert's next free row
+  __shared__ int32_t assigned_experts[kFusedThreads];  // [tokens * top_k] the routed ids
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, thread = threadIdx.x;
+  float lane_bias[kExpertsPerLane];
+  load_lane_bias(bias, arguments.experts, lane, lane_bias);
+  if (thread < arguments.experts) expert_rows[thread] = 0;  // shared memory only: may overlap the previous kernel
+  dsinfer::cuda::wait_for_previous_kernel();
+  for (int token = warp; token < tokens; token += kFusedWarps) {
+    int chosen_id;
+    float chosen_weight;
+    route_token(logits + static_cast<int64_t>(token) * arguments.experts, lane_bias, arguments, lane, chosen_id,
+                chosen_weight);
+    if (lane < arguments.top_k) {
+      const int assignment = token * arguments.top_k + lane;
+      topk_ids[assignment] = chosen_id;
+      topk_weights[assignment] = chosen_weight;
+      assigned_experts[assignment] = chosen_id;
+    }
+  }
+  __syncthreads();
+  // Thread i owns assignment i. An id outside [0, experts) (only from NaN logits) is left out, as moe_sort does.
+  const int assignments = tokens * arguments.top_k;
+  const int32_t id = thread < assignments ? assigned_experts[thread] : -1;
+  if (id >= 0 && id < arguments.experts) atomicAdd(&expert_rows[id], 1);
+  __syncthreads();
+  dsinfer::cuda::scan_expert_counts(expert_rows, arguments.experts, rows_per_tile, order);
+  if (thread < assignments) dsinfer::cuda::place_assignment(id, thread, arguments.experts, expert_rows, order);
 }
 
 }  // namespace
 
 void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, const MoeRoutingParams& params,
-                 Tensor& topk_ids, Tensor& topk_weights) {
+                 Tensor& topk_ids, Tensor& topk_weights, ExpertOrder* order) {
   dsinfer::cuda::OpTimer timer("moe_routing");
   DSINFER_CHECK(params.num_experts <= kMaxExperts && params.num_groups <= kMaxGroups && params.top_k <= 32,
                 "ops::moe_routing on CUDA supports up to ", kMaxExperts, " experts, ", kMaxGroups,
                 " groups and top_k 32; got ", params.num_experts, ", ", params.num_groups, ", ", params.top_k);
-  const int64_t tokens = router_logits.dim(0);
-  if (tokens == 0) return;
+  const int64_t tokens = router_logits.dim(0), assignments = tokens * params.top_k;
   RoutingArguments arguments{params.num_experts,
                              params.top_k,
                              params.num_groups,
@@ -198,10 +259,29 @@ void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, con
                              params.normalize_top_k,
                              static_cast<float>(params.routed_scaling_factor)};
   const float* bias = correction_bias.defined() ? correction_bias.data_as<const float>() : nullptr;
-  dsinfer::cuda::launch_kernel("moe_routing_kernel", moe_routing_kernel, blocks_for(tokens, kWarpsPerBlock),
-                               kWarpsPerBlock * 32, 0, dsinfer::cuda::current_stream(),
-                               router_logits.data_as<const float>(), bias, tokens, arguments,
-                               topk_ids.data_as<int32_t>(), topk_weights.data_as<float>());
+  cudaStream_t stream = dsinfer::cuda::current_stream();
+  if (order != nullptr && assignments <= kFusedThreads) {
+    const dsinfer::cuda::ExpertSortOutputs outputs{
+        order->expert_offsets.data_as<int32_t>(), order->tile_offsets.data_as<int32_t>(),
+        order->active_experts.data_as<int32_t>(), order->sorted_slots.data_as<int32_t>(),
+        order->slot_positions.data_as<int32_t>()};
+    dsinfer::cuda::launch_kernel("moe_route_and_sort_kernel", moe_route_and_sort_kernel, 1, kFusedThreads, 0, stream,
+                                 router_logits.data_as<const float>(), bias, static_cast<int>(tokens), arguments,
+                                 topk_ids.data_as<int32_t>(), topk_weights.data_as<float>(), kExpertOrderRowsPerTile,
+                                 outputs);
+    return;
+  }
+  if (tokens > 0) {
+    dsinfer::cuda::launch_kernel("moe_routing_kernel", moe_routing_kernel, blocks_for(tokens, kWarpsPerBlock),
+                                 kWarpsPerBlock * 32, 0, stream, router_logits.data_as<const float>(), bias, tokens,
+                                 arguments, topk_ids.data_as<int32_t>(), topk_weights.data_as<float>());
+  }
+  if (order != nullptr) {
+    dsinfer::cuda::moe_sort(topk_ids.data_as<const int32_t>(), assignments, params.num_experts,
+                            kExpertOrderRowsPerTile, order->expert_offsets.data_as<int32_t>(),
+                            order->tile_offsets.data_as<int32_t>(), order->active_experts.data_as<int32_t>(),
+                            order->sorted_slots.data_as<int32_t>(), order->slot_positions.data_as<int32_t>(), stream);
+  }
 }
 
 }  // namespace dsinfer::ops::cuda

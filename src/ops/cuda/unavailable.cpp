@@ -25,10 +25,11 @@ void rms_norm(const Tensor&, const Tensor&, double, Tensor&) { unavailable("rms_
 void add_rms_norm(Tensor&, const Tensor&, const Tensor&, double, Tensor&) { unavailable("add_rms_norm"); }
 void rope(Tensor&, const Tensor&, const Tensor&) { unavailable("rope"); }
 void silu_and_mul(const Tensor&, const Tensor&, Tensor&) { unavailable("silu_and_mul"); }
-void moe_routing(const Tensor&, const Tensor&, const MoeRoutingParams&, Tensor&, Tensor&) {
+void moe_routing(const Tensor&, const Tensor&, const MoeRoutingParams&, Tensor&, Tensor&, ExpertOrder*) {
   unavailable("moe_routing");
 }
-void moe_experts(const Tensor&, const Tensor&, const Tensor&, const std::vector<MlpWeights>&, Tensor&, bool) {
+void moe_experts(const Tensor&, const Tensor&, const Tensor&, const ExpertOrder*, const std::vector<MlpWeights>&,
+                 Tensor&, bool) {
   unavailable("moe_experts");
 }
 void mla_cache_write(const Tensor&, const Tensor&, double, const Tensor&, const Tensor&, const Tensor&, Tensor&, bool) {
