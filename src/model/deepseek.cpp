@@ -15,7 +15,6 @@
 #include "ops/mla_prefill_attention.h"
 #include "ops/moe_experts.h"
 #include "ops/rms_norm.h"
-#include "ops/rope.h"
 
 namespace dsinfer {
 
@@ -137,12 +136,12 @@ void DeepseekModel::attention(int layer, const StepInputs& inputs, KvCache& cach
     ops::linear_pair(normed, weights.q_proj, weights.kv_a_proj_with_mqa, query, kv_a, fp8);
   }
   Tensor query_heads = query.reshape({tokens, heads, qk});  // [T, heads, qk_nope + qk_rope]
-  ops::rope(query_heads, inputs.positions, rope_table_);
 
   Tensor& kv_cache = cache.layer(layer);  // [pages, page_size, kv_lora_rank + qk_rope]
   // Under W8A8 emulation the cache holds the latent as kv_b_proj's quantized input sees it (both attention paths).
+  // The query's rope is applied here too (one kernel with the cache write on CUDA).
   ops::mla_cache_write(kv_a, weights.kv_a_layernorm, config_.rms_norm_eps, inputs.positions, rope_table_, inputs.slots,
-                       kv_cache, fp8 && weights.kv_b_proj.is_fp8());
+                       kv_cache, fp8 && weights.kv_b_proj.is_fp8(), &query_heads);
 
   Tensor attention = rows(w.attention, tokens).reshape({tokens, heads, v});  // [T, heads, v_head_dim]
   const int decode_rows = inputs.num_decode_tokens;

@@ -8,7 +8,8 @@
 namespace dsinfer::ops {
 
 void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsilon, const Tensor& positions,
-                     const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache, bool quantize_latent) {
+                     const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache, bool quantize_latent,
+                     Tensor* rope_query) {
   DSINFER_CHECK(kv_cache.rank() == 3, "ops::mla_cache_write: kv_cache must be [pages, page_size, width], got ",
                 kv_cache.describe());
   int64_t width = kv_cache.dim(2);
@@ -22,11 +23,19 @@ void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsil
                     slots.dtype() == DType::kI32,
                 "ops::mla_cache_write: positions ", positions.describe(), " and slots ", slots.describe(),
                 " must be I32 [", kv_a.dim(0), "]");
-  if (common_device("mla_cache_write", {&kv_a, &norm_weight, &positions, &cos_sin, &slots, &kv_cache}) ==
-      Device::kCpu) {
+  if (rope_query != nullptr) {
+    DSINFER_CHECK(rope_query->rank() == 3 && rope_query->dim(0) == kv_a.dim(0) && rope_query->dim(2) >= cos_sin.dim(1) &&
+                      rope_query->dtype() == kv_a.dtype(),
+                  "ops::mla_cache_write: the query to rotate ", rope_query->describe(), " must be [", kv_a.dim(0),
+                  ", heads, >= ", cos_sin.dim(1), "] in kv_a's dtype");
+  }
+  const Tensor no_query;
+  if (common_device("mla_cache_write", {&kv_a, &norm_weight, &positions, &cos_sin, &slots, &kv_cache,
+                                        rope_query != nullptr ? rope_query : &no_query}) == Device::kCpu) {
+    if (rope_query != nullptr) cpu::rope(*rope_query, positions, cos_sin);
     cpu::mla_cache_write(kv_a, norm_weight, epsilon, positions, cos_sin, slots, kv_cache, quantize_latent);
   } else {
-    cuda::mla_cache_write(kv_a, norm_weight, epsilon, positions, cos_sin, slots, kv_cache, quantize_latent);
+    cuda::mla_cache_write(kv_a, norm_weight, epsilon, positions, cos_sin, slots, kv_cache, quantize_latent, rope_query);
   }
 }
 

@@ -16,7 +16,10 @@ namespace dsinfer::ops {
 // quantize_latent: W8A8 emulation for an FP8 kv_b_proj (CPU): store the normed latent rounded through e4m3 per
 //   1x128 group, i.e. as kv_b_proj's quantized input sees it, so absorbed decode attends to the same latents the
 //   reference's W8A8 expansion uses. The CUDA backend does the same (the rounded values stored as BF16).
+// rope_query [T, heads, head_dim] (optional): the step's query, whose last rope_dim values per head get the same
+//   rotation in place, exactly as ops::rope(*rope_query, positions, cos_sin) (one launch fewer on CUDA).
 void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsilon, const Tensor& positions,
-                     const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache, bool quantize_latent = false);
+                     const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache, bool quantize_latent = false,
+                     Tensor* rope_query = nullptr);
 
 }  // namespace dsinfer::ops

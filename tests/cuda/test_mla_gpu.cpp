@@ -195,6 +195,54 @@ TEST(MlaCacheWriteGpu, MatchesCpuTwinOnVectorAndScalarPathsWithAndWithoutFp8Late
   }
 }
 
+// The query's rope fused into the cache write: the query [T, heads, 192] rotated in place on its last 64 values
+// exactly as ops::rope does on the CPU, the entry as without it; 16 and 128 heads, the vector path, and a
+// 100 + 30 latent (scalar path: the rope as its own launch).
+TEST(MlaCacheWriteGpu, RotatesTheQueryAsRopeDoes) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  const int64_t pages = 4, page_size = 64, max_positions = 2048;
+  for (auto [latent, rope, heads] : {std::tuple{512, 64, 16}, std::tuple{512, 64, 128}, std::tuple{100, 30, 4}}) {
+    SCOPED_TRACE(testing::Message() << latent << " + " << rope << ", " << heads << " heads");
+    const int64_t width = latent + rope, head_dim = 128 + rope;
+    Tensor cos_sin = Tensor::empty({max_positions, rope}, DType::kF32);
+    for (int64_t p = 0; p < max_positions; ++p)
+      for (int64_t i = 0; i < rope / 2; ++i) {
+        double angle = p * std::pow(10000.0, -2.0 * i / rope);
+        cos_sin.data_as<float>()[p * rope + i] = static_cast<float>(std::cos(angle));
+        cos_sin.data_as<float>()[p * rope + rope / 2 + i] = static_cast<float>(std::sin(angle));
+      }
+    Tensor norm_weight = random.normal_bf16({latent});
+    for (int64_t tokens : {1, 5}) {
+      Tensor kv_a = gpu_testing::normal_f32_bf16_exact(random, {tokens, width}, 1.5f);
+      Tensor query = gpu_testing::normal_f32_bf16_exact(random, {tokens, heads, head_dim}, 1.0f);
+      Tensor positions = Tensor::empty({tokens}, DType::kI32), slots = Tensor::empty({tokens}, DType::kI32);
+      for (int64_t t = 0; t < tokens; ++t) {
+        positions.data_as<int32_t>()[t] = random.integer(0, max_positions - 1);
+        slots.data_as<int32_t>()[t] = static_cast<int32_t>(t * 7);
+      }
+      Tensor expected_query = Tensor::empty(query.shape(), DType::kF32);
+      std::copy_n(query.data_as<float>(), query.numel(), expected_query.data_as<float>());
+      Tensor expected_cache = Tensor::empty({pages, page_size, width}, DType::kF32);
+      std::fill_n(expected_cache.data_as<float>(), expected_cache.numel(), 0.0f);
+      ops::mla_cache_write(kv_a, norm_weight, 1e-6, positions, cos_sin, slots, expected_cache, false, &expected_query);
+      Tensor device_query = to_gpu(query, DType::kBF16);
+      Tensor device_cache = to_gpu(expected_cache, DType::kBF16);
+      ops::mla_cache_write(to_gpu(kv_a, DType::kBF16), to_gpu(norm_weight), 1e-6, to_gpu(positions), to_gpu(cos_sin),
+                           to_gpu(slots), device_cache, false, &device_query);
+      // The rotated query: BF16 storage of the same float products. Untouched nope values stay bit-equal.
+      EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(device_query), expected_query, head_dim), 5e-3) << tokens;
+      Tensor actual_query = to_cpu_f32(device_query);
+      for (int64_t row = 0; row < tokens * heads; ++row)
+        for (int64_t d = 0; d < head_dim - rope; ++d)
+          ASSERT_EQ(actual_query.data_as<float>()[row * head_dim + d], query.data_as<float>()[row * head_dim + d])
+              << "row " << row << ", value " << d << " is not in the rope part";
+      EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(device_cache), expected_cache, width), 5e-3) << tokens;
+    }
+  }
+}
+
 class MlaDecodeGpuTest : public ::testing::TestWithParam<std::tuple<MlaShape, std::vector<int>>> {};
 
 TEST_P(MlaDecodeGpuTest, MatchesCpuTwin) {

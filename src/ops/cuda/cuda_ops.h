@@ -32,7 +32,8 @@ void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, con
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder* order,
                  const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations);  // null: sorts
 void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsilon, const Tensor& positions,
-                     const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache, bool quantize_latent);
+                     const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache, bool quantize_latent,
+                     Tensor* rope_query);  // rope_query may be null
 void mla_prefill_attention(const Tensor& q, const Tensor& kv_cache, const LinearWeight& kv_b_proj,
                            const AttentionBatch& batch, double softmax_scale, Tensor& output,
                            bool quantize_activations);

@@ -21,17 +21,22 @@ constexpr int kThreadsPerGroup = kQuantizationGroup / kVectorValues;
 static_assert(kThreadsPerGroup == 16, "a group's threads are one aligned half-warp");
 
 // One block per new token; thread t owns entry columns [8t, 8t + 8): latent ones while 8t < latent_dim, then
-// rope ones (four whole pairs). Requires latent_dim % 8 == 0, rope_dim % 8 == 0 and kv_a, gain, cos_sin and cache
-// vector_aligned. Slots and positions as in the scalar kernel below.
+// rope ones (four whole pairs). With a query ([T, query_heads, query_head_dim], its rope part the last rope_dim
+// values of each head), the threads after the entry's rotate the query's rope pairs in place, 8 values each (the
+// query's rope, fused here: one launch fewer per layer). Requires latent_dim % 8 == 0, rope_dim % 8 == 0,
+// query_head_dim % 8 == 0 and kv_a, gain, cos_sin, cache and query vector_aligned. Slots and positions as in the
+// scalar kernel below (an invalid one leaves the query unrotated too).
 __global__ void __launch_bounds__(kMaxVectorThreads)
     mla_cache_write_vector_kernel(const void* kv_a, FloatKind input_kind, const void* gain, FloatKind gain_kind,
                                   int64_t latent_dim, int64_t rope_dim, float epsilon, bool quantize_latent,
                                   const int32_t* positions, const float* cos_sin, int64_t max_positions,
-                                  const int32_t* slots, int64_t total_slots, void* cache, FloatKind cache_kind) {
+                                  const int32_t* slots, int64_t total_slots, void* cache, FloatKind cache_kind,
+                                  void* query, FloatKind query_kind, int64_t query_heads, int64_t query_head_dim) {
   dsinfer::cuda::allow_next_kernel();
   const int64_t token = blockIdx.x, width = latent_dim + rope_dim;
   const int64_t column = static_cast<int64_t>(threadIdx.x) * kVectorValues;
   const bool latent = column < latent_dim, rope = !latent && column < width;
+  const bool query_rope = query != nullptr && column >= width && column < width + query_heads * rope_dim;
   float scale[kVectorValues];  // the norm gain on latent columns
   if (latent) load_vector(gain, gain_kind, column, scale);
   dsinfer::cuda::wait_for_previous_kernel();
@@ -87,6 +92,23 @@ __global__ void __launch_bounds__(kMaxVectorThreads)
     }
   }
   if (latent || rope) store_vector(cache, cache_kind, static_cast<int64_t>(slot) * width + column, values);
+  if (query_rope) {  // the query's pairs [first_pair, first_pair + 4) of head `head`
+    const int64_t head = (column - width) / rope_dim, first_pair = (column - width) % rope_dim / 2;
+    const int64_t offset = (token * query_heads + head) * query_head_dim + query_head_dim - rope_dim + 2 * first_pair;
+    float pairs[kVectorValues];
+    load_vector(query, query_kind, offset, pairs);
+    const float* angles = cos_sin + static_cast<int64_t>(position) * rope_dim;
+    const float4 cosine = *reinterpret_cast<const float4*>(angles + first_pair);
+    const float4 sine = *reinterpret_cast<const float4*>(angles + rope_dim / 2 + first_pair);
+    const float cosines[4] = {cosine.x, cosine.y, cosine.z, cosine.w}, sines[4] = {sine.x, sine.y, sine.z, sine.w};
+#pragma unroll
+    for (int pair = 0; pair < 4; ++pair) {
+      const float a = pairs[2 * pair], b = pairs[2 * pair + 1];
+      pairs[2 * pair] = a * cosines[pair] - b * sines[pair];
+      pairs[2 * pair + 1] = a * sines[pair] + b * cosines[pair];
+    }
+    store_vector(query, query_kind, offset, pairs);
+  }
 }
 
 // Any shape: one block per new token. Slots and positions are validated by the host-side scheduler; an invalid one
@@ -143,7 +165,8 @@ __global__ void __launch_bounds__(kThreads)
 }  // namespace
 
 void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsilon, const Tensor& positions,
-                     const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache, bool quantize_latent) {
+                     const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache, bool quantize_latent,
+                     Tensor* rope_query) {
   dsinfer::cuda::OpTimer timer("mla_cache_write");
   require_float_dtype("mla_cache_write", kv_a);
   require_float_dtype("mla_cache_write", norm_weight);
@@ -152,19 +175,28 @@ void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsil
   const int64_t tokens = kv_a.dim(0);
   if (tokens == 0) return;
   const int64_t latent_dim = norm_weight.dim(0), rope_dim = cos_sin.dim(1), width = latent_dim + rope_dim;
+  // The query's rope rides along on the vector kernel (threads after the entry's); elsewhere it is its own launch.
+  const int64_t query_heads = rope_query != nullptr ? rope_query->dim(1) : 0;
+  const int64_t query_head_dim = rope_query != nullptr ? rope_query->dim(2) : 0;
+  const int64_t query_columns = query_heads * rope_dim;
   const bool vector = latent_dim % kVectorValues == 0 && rope_dim % kVectorValues == 0 &&
-                      width <= kMaxVectorThreads * kVectorValues && vector_aligned(kv_a.data()) &&
+                      width + query_columns <= kMaxVectorThreads * kVectorValues && vector_aligned(kv_a.data()) &&
                       vector_aligned(norm_weight.data()) && vector_aligned(cos_sin.data()) &&
-                      vector_aligned(kv_cache.data());
+                      vector_aligned(kv_cache.data()) &&
+                      (rope_query == nullptr || (query_head_dim % kVectorValues == 0 && vector_aligned(rope_query->data())));
   if (vector) {
     dsinfer::cuda::launch_kernel("mla_cache_write_kernel", mla_cache_write_vector_kernel, static_cast<unsigned>(tokens),
-                                 vector_threads(width), 0, dsinfer::cuda::current_stream(), kv_a.data(),
+                                 vector_threads(width + query_columns), 0, dsinfer::cuda::current_stream(), kv_a.data(),
                                  float_kind(kv_a), norm_weight.data(), float_kind(norm_weight), latent_dim, rope_dim,
                                  static_cast<float>(epsilon), quantize_latent, positions.data_as<const int32_t>(),
                                  cos_sin.data_as<const float>(), cos_sin.dim(0), slots.data_as<const int32_t>(),
-                                 kv_cache.dim(0) * kv_cache.dim(1), kv_cache.data(), float_kind(kv_cache));
+                                 kv_cache.dim(0) * kv_cache.dim(1), kv_cache.data(), float_kind(kv_cache),
+                                 rope_query != nullptr ? rope_query->data() : nullptr,
+                                 rope_query != nullptr ? float_kind(*rope_query) : FloatKind::kBf16, query_heads,
+                                 query_head_dim);
     return;
   }
+  if (rope_query != nullptr) rope(*rope_query, positions, cos_sin);
   const size_t shared_bytes = static_cast<size_t>(latent_dim) * sizeof(float);
   DSINFER_CHECK(shared_bytes <= 48 * 1024, "ops::mla_cache_write on CUDA: kv_lora_rank ", latent_dim,
                 " exceeds the 12288 values one block holds");

@@ -32,7 +32,8 @@ void moe_experts(const Tensor&, const Tensor&, const Tensor&, const ExpertOrder*
                  Tensor&, bool) {
   unavailable("moe_experts");
 }
-void mla_cache_write(const Tensor&, const Tensor&, double, const Tensor&, const Tensor&, const Tensor&, Tensor&, bool) {
+void mla_cache_write(const Tensor&, const Tensor&, double, const Tensor&, const Tensor&, const Tensor&, Tensor&, bool,
+                     Tensor*) {
   unavailable("mla_cache_write");
 }
 void mla_prefill_attention(const Tensor&, const Tensor&, const LinearWeight&, const AttentionBatch&, double,
