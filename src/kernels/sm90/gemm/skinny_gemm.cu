@@ -22,7 +22,6 @@
 #include "kernels/common/device_math.cuh"
 #include "kernels/common/launch.cuh"
 #include "kernels/common/mma_sm80.cuh"
-#include "kernels/runtime/device.h"
 
 namespace dsinfer::cuda {
 
@@ -46,210 +45,146 @@ __device__ __forceinline__ void store(void* out, bool out_f32, int64_t offset, f
   else static_cast<__nv_bfloat16*>(out)[offset] = __float2bfloat16_rn(value);
 }
 
-// One unit of work: 16 weight rows (a feature block of one projection, expert or batch item) against up to 8
-// rows of A. Everything a chunk's copies, its products and the epilogue need.
-struct Unit {
-  const uint8_t* weight_low;   // mma rows 0-7: weight row of feature first_feature (null: no unit)
-  const uint8_t* weight_high;  // mma rows 8-15
-  const float* scales_low;     // FP8: the scale rows of the features (one 128-row block)
-  const float* scales_high;
-  const uint8_t* a;            // A of this batch item
-  void* out;
-  int64_t n, first_feature;
-  int64_t row_begin;           // the unit's first row (A row through a_row_slots, output row)
-  int64_t out_offset;          // the batch item's output offset (elements)
-  int tokens;                  // rows in the unit, 1-8
-  bool out_f32;
-};
-
-// A CTA's units in order: work items (feature block, expert slot or batch item) blockIdx.x, + gridDim.x, ...,
-// each split into passes of 8 rows (a grouped item has its expert's row count; an inactive slot has none).
-struct UnitCursor {
-  int64_t item;
-  int64_t pass;
-  int64_t chunk;
-};
-
 // Registers capped for 4 CTAs per multiprocessor (64, no spills): shared memory then admits 2-3, and a
 // following GEMM's CTAs can become resident (and start streaming their weights) while this one runs.
 template <bool kFp8, bool kGated>
-__global__ void __launch_bounds__(kWarps * 32, 4)
-    skinny_gemm_kernel(const SkinnyGemmParams params, int a_rows, int64_t feature_blocks, int64_t items) {
-  constexpr int kFeatures = kGated ? kWeightRows / 2 : kWeightRows;  // output features per unit
+__global__ void __launch_bounds__(kWarps * 32, 4) skinny_gemm_kernel(const SkinnyGemmParams params, int a_rows) {
+  constexpr int kFeatures = kGated ? kWeightRows / 2 : kWeightRows;  // output features per CTA
   extern __shared__ __align__(128) uint8_t stages[];                 // [kStages][16 + a_rows][kRowPitch]
   __shared__ float sums[kWarps][kWeightRows][kMaxTokens];            // each warp's partial sums
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
   allow_next_kernel();
 
+  // This CTA's projection and features. (Fields are picked by value: indexing the parameter array with a
+  // runtime index would copy it to local memory.)
+  const SkinnyProjection& projection0 = params.projections[0];
+  const SkinnyProjection& projection1 = params.projections[1];
+  bool in_second = false;
+  int64_t feature_block = blockIdx.x;
+  if (!kGated && params.projection_count == 2) {
+    const int64_t first_blocks = (projection0.n + kFeatures - 1) / kFeatures;
+    if (feature_block >= first_blocks) {
+      in_second = true;
+      feature_block -= first_blocks;
+    }
+  }
+  const bool high_second = kGated || in_second;  // mma rows 8-15: the up projection when gated
+  const int64_t n = in_second ? projection1.n : projection0.n, first_feature = feature_block * kFeatures;
+  void* const out = in_second ? projection1.out : projection0.out;
+  const bool out_f32 = in_second ? projection1.out_f32 : projection0.out_f32;
   const int64_t row_bytes = params.k * (kFp8 ? 1 : 2);
   const int64_t chunks = (row_bytes + kChunkBytes - 1) / kChunkBytes;
   const size_t stage_size = stage_bytes(a_rows);
   const bool grouped = params.expert_offsets != nullptr;
+  // Batched launches: this CTA's item (A, weights and output offsets); row strides.
+  const int64_t item = grouped ? 0 : blockIdx.y;
+  const auto* a = static_cast<const uint8_t*>(params.a) + item * params.a_batch_bytes;
   const int64_t a_row_bytes = params.a_row_bytes > 0 ? params.a_row_bytes : row_bytes;
-  auto shared_row = [&](int stage, int row) { return stages + stage * stage_size + row * kRowPitch; };
+  const int64_t out_row_stride = params.out_row_stride > 0 ? params.out_row_stride : n;
+  const int64_t out_offset = item * params.out_batch_stride;
 
-  // Rows of work item `item` (after the wait for grouped launches): [begin, end) of the sorted rows.
-  auto item_rows = [&](int64_t item, int64_t& begin, int64_t& end) {
-    begin = 0;
-    end = params.rows;
-    if (grouped) {
-      const int64_t slot = item / feature_blocks;
-      if (slot >= params.active_experts[params.experts]) {
-        end = 0;
-        return -1;
-      }
-      const int expert = params.active_experts[slot];
-      begin = params.expert_offsets[expert];
-      end = params.expert_offsets[expert + 1];
-      return expert;
-    }
-    return 0;
-  };
-  // The unit at `cursor` (weights and A of its item, rows of its pass). (Projection fields are picked by value:
-  // indexing the parameter array with a runtime index would copy it to local memory.)
-  auto describe = [&](const UnitCursor& cursor) {
-    Unit unit{};
-    int64_t begin = 0, end = 0;
-    const int expert = item_rows(cursor.item, begin, end);
-    const int64_t slot = cursor.item / feature_blocks;  // expert slot or batch item
-    int64_t feature_block = cursor.item % feature_blocks;
-    const SkinnyProjection& projection0 = params.projections[0];
-    const SkinnyProjection& projection1 = params.projections[1];
-    bool in_second = false;
-    if (!kGated && params.projection_count == 2) {
-      const int64_t first_blocks = (projection0.n + kFeatures - 1) / kFeatures;
-      if (feature_block >= first_blocks) {
-        in_second = true;
-        feature_block -= first_blocks;
-      }
-    }
-    const bool high_second = kGated || in_second;  // mma rows 8-15: the up projection when gated
-    const int64_t batch_item = grouped ? 0 : slot;
-    unit.n = in_second ? projection1.n : projection0.n;
-    unit.first_feature = feature_block * kFeatures;
-    unit.out = in_second ? projection1.out : projection0.out;
-    unit.out_f32 = in_second ? projection1.out_f32 : projection0.out_f32;
-    unit.a = static_cast<const uint8_t*>(params.a) + batch_item * params.a_batch_bytes;
-    unit.out_offset = batch_item * params.out_batch_stride;
-    unit.row_begin = begin + cursor.pass * kMaxTokens;
-    unit.tokens = static_cast<int>(end - unit.row_begin < kMaxTokens ? end - unit.row_begin : kMaxTokens);
+  // Shared row r of stage s (r < 16: weight row r of the mma; 16 + t: A row of token t of the pass).
+  auto shared_row = [&](int stage, int row) { return stages + stage * stage_size + row * kRowPitch; };
+  // The weight row behind mma row r (rows 0-7 low, 8-15 high), or null past the projection's end.
+  const uint8_t* weight_low = nullptr;
+  const uint8_t* weight_high = nullptr;
+  const float* scales_low = nullptr;  // FP8: the scale rows of this CTA's features (one 128-row block)
+  const float* scales_high = nullptr;
+  auto locate_weights = [&](int expert) {
     auto weight_of = [&](const SkinnyProjection& projection) {
       return grouped ? static_cast<const uint8_t*>(projection.weight_experts[expert])
-                     : static_cast<const uint8_t*>(projection.weight) + batch_item * params.weight_batch_bytes;
+                     : static_cast<const uint8_t*>(projection.weight) + item * params.weight_batch_bytes;
     };
-    unit.weight_low = (in_second ? weight_of(projection1) : weight_of(projection0)) + unit.first_feature * row_bytes;
-    unit.weight_high = (high_second ? weight_of(projection1) : weight_of(projection0)) +
-                       (kGated ? unit.first_feature : unit.first_feature + 8) * row_bytes;
+    weight_low = (in_second ? weight_of(projection1) : weight_of(projection0)) + first_feature * row_bytes;
+    weight_high = (high_second ? weight_of(projection1) : weight_of(projection0)) +
+                  (kGated ? first_feature : first_feature + 8) * row_bytes;
     if constexpr (kFp8) {
       auto scales_of = [&](const SkinnyProjection& projection) {
         return (grouped ? projection.scale_experts[expert] : projection.scales) +
-               (unit.first_feature / 128) * projection.scale_row_length;
+               (first_feature / 128) * projection.scale_row_length;
       };
-      unit.scales_low = in_second ? scales_of(projection1) : scales_of(projection0);
-      unit.scales_high = high_second ? scales_of(projection1) : scales_of(projection0);
-    }
-    return unit;
-  };
-  // The next unit's first chunk after `cursor`'s last one: the next pass, or the next item with rows.
-  auto advance = [&](UnitCursor& cursor) {
-    if (++cursor.chunk < chunks) return;
-    cursor.chunk = 0;
-    int64_t begin = 0, end = 0;
-    item_rows(cursor.item, begin, end);
-    if ((cursor.pass + 1) * kMaxTokens < end - begin) {
-      ++cursor.pass;
-      return;
-    }
-    cursor.pass = 0;
-    for (cursor.item += gridDim.x; cursor.item < items; cursor.item += gridDim.x) {
-      item_rows(cursor.item, begin, end);
-      if (end > begin) return;
+      scales_low = in_second ? scales_of(projection1) : scales_of(projection0);
+      scales_high = high_second ? scales_of(projection1) : scales_of(projection0);
     }
   };
-  auto first_unit = [&]() {
-    UnitCursor cursor{static_cast<int64_t>(blockIdx.x), 0, 0};
-    int64_t begin = 0, end = 0;
-    for (; cursor.item < items; cursor.item += gridDim.x) {
-      item_rows(cursor.item, begin, end);
-      if (end > begin) break;
-    }
-    return cursor;
-  };
-  // Chunk `chunk` of a unit's 16 weight rows into `stage`; bytes past the row's end or the projection's last
+  // Chunk c of the 16 weight rows into stage c % kStages; bytes past the row's end or the projection's last
   // feature are zero-filled.
-  auto issue_weights = [&](const Unit& unit, int64_t chunk, int stage) {
+  auto issue_weights = [&](int64_t chunk) {
+    const int stage = static_cast<int>(chunk % kStages);
     for (int segment = threadIdx.x; segment < kWeightRows * kSegmentsPerRow; segment += kWarps * 32) {
       const int row = segment / kSegmentsPerRow;
       const int64_t offset = chunk * kChunkBytes + (segment % kSegmentsPerRow) * 16;
-      const int64_t feature = unit.first_feature + (kGated ? row % 8 : row);
-      const uint8_t* base = row < 8 ? unit.weight_low : unit.weight_high;
-      const bool valid = feature < unit.n && offset < row_bytes;
-      const uint8_t* source = valid ? base + (row % 8) * row_bytes + offset : unit.weight_low;  // any valid address
+      const int64_t feature = first_feature + (kGated ? row % 8 : row);
+      const uint8_t* base = row < 8 ? weight_low : weight_high;
+      const bool valid = feature < n && offset < row_bytes;
+      const uint8_t* source = valid ? base + (row % 8) * row_bytes + offset : weight_low;  // any valid address
       cp_async_16(shared_address(shared_row(stage, row) + (segment % kSegmentsPerRow) * 16), source, valid ? 16 : 0);
     }
   };
-  // Chunk `chunk` of the unit's A rows into the same stage.
-  auto issue_rows = [&](const Unit& unit, int64_t chunk, int stage) {
-    for (int segment = threadIdx.x; segment < unit.tokens * kSegmentsPerRow; segment += kWarps * 32) {
+  // Chunk c of the pass's A rows (tokens [0, tokens)) into the same stage.
+  auto issue_rows = [&](int64_t chunk, int64_t pass_begin, int tokens) {
+    const int stage = static_cast<int>(chunk % kStages);
+    for (int segment = threadIdx.x; segment < tokens * kSegmentsPerRow; segment += kWarps * 32) {
       const int token = segment / kSegmentsPerRow;
       const int64_t offset = chunk * kChunkBytes + (segment % kSegmentsPerRow) * 16;
-      const int64_t row = unit.row_begin + token;
+      const int64_t row = pass_begin + token;
       const int64_t a_row = params.a_row_slots != nullptr ? params.a_row_slots[row] / params.a_row_divisor : row;
       const bool valid = offset < row_bytes;
       cp_async_16(shared_address(shared_row(stage, kWeightRows + token) + (segment % kSegmentsPerRow) * 16),
-                  valid ? unit.a + a_row * a_row_bytes + offset : unit.a, valid ? 16 : 0);
+                  valid ? a + a_row * a_row_bytes + offset : a, valid ? 16 : 0);
     }
   };
 
-  // Producer (copies) runs kStages chunks ahead of the consumer (products). Commit group g holds the copies of
-  // the CTA's g-th chunk (the first group also every weight copy issued before the wait), so waiting until at
-  // most kStages - 1 groups are pending means the consumer's chunk has landed.
-  // A plain launch's first units are known before the wait: their weights go out first (they are not written
-  // during a step), so that memory latency overlaps the previous kernel.
+  // A plain launch knows its weights now: their first stages go out before the wait.
   if (!grouped) {
-    UnitCursor early = first_unit();
-    Unit unit{};
-    for (int s = 0; s < kStages && early.item < items; ++s) {
-      if (early.chunk == 0) unit = describe(early);
-      issue_weights(unit, early.chunk, s);
-      advance(early);
-    }
+    locate_weights(0);
+    for (int64_t chunk = 0; chunk < kStages && chunk < chunks; ++chunk) issue_weights(chunk);
   }
   wait_for_previous_kernel();
-  UnitCursor producer = first_unit();
-  Unit producing{};  // the producer's unit, described when the producer enters it
-  for (int s = 0; s < kStages; ++s) {
-    if (producer.item < items) {
-      if (producer.chunk == 0) producing = describe(producer);
-      if (grouped) issue_weights(producing, producer.chunk, s);
-      issue_rows(producing, producer.chunk, s);
-      advance(producer);
-    }
-    cp_async_commit();
+
+  // This CTA's rows: all of them, or one routed expert's.
+  int64_t row_begin = 0, row_end = params.rows;
+  if (grouped) {
+    if (static_cast<int>(blockIdx.y) >= params.active_experts[params.experts]) return;
+    const int expert = params.active_experts[blockIdx.y];
+    row_begin = params.expert_offsets[expert];
+    row_end = params.expert_offsets[expert + 1];
+    locate_weights(expert);
   }
 
-  UnitCursor consumer = first_unit();
-  int stage = 0;
-  while (consumer.item < items) {
-    const Unit unit = describe(consumer);
-    const bool token_valid = group < unit.tokens;
+  for (int64_t pass_begin = row_begin; pass_begin < row_end; pass_begin += kMaxTokens) {  // 8 rows per pass
+    const int tokens = static_cast<int>(row_end - pass_begin < kMaxTokens ? row_end - pass_begin : kMaxTokens);
+    // Prologue: kStages commit groups, group s holding chunk s's A rows (and, unless issued before the wait, its
+    // weights). Every iteration below commits one more group (possibly empty), so "all but the newest
+    // kStages - 1 groups complete" always means "chunk c has landed".
+    const bool weights_issued = !grouped && pass_begin == row_begin;
+    for (int64_t chunk = 0; chunk < kStages; ++chunk) {
+      if (chunk < chunks) {
+        if (!weights_issued) issue_weights(chunk);
+        issue_rows(chunk, pass_begin, tokens);
+      }
+      cp_async_commit();
+    }
+    const bool token_valid = group < tokens;
     // FP8: the A rows of this lane's two accumulator columns (tokens 2 * quad and 2 * quad + 1).
     int64_t scale_rows[2] = {0, 0};
     bool scale_valid[2] = {false, false};
     if constexpr (kFp8) {
 #pragma unroll
       for (int column = 0; column < 2; ++column) {
-        const int64_t row = unit.row_begin + 2 * quad + column;
-        scale_valid[column] = 2 * quad + column < unit.tokens;
+        const int64_t row = pass_begin + 2 * quad + column;
+        scale_valid[column] = 2 * quad + column < tokens;
         if (scale_valid[column])
           scale_rows[column] = params.a_row_slots != nullptr ? params.a_row_slots[row] / params.a_row_divisor : row;
       }
     }
+
     // rows (features) low / high, columns (tokens) 2 * quad, 2 * quad + 1
     float accumulator[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int64_t chunk = 0; chunk < chunks; ++chunk) {
       cp_async_wait<kStages - 1>();
-      __syncthreads();  // every thread's copies of this chunk are visible
+      __syncthreads();  // every thread's copies of chunk `chunk` are visible
+      const int stage = static_cast<int>(chunk % kStages);
       const int64_t block = chunk * kWarps + warp;  // this warp's 128-byte K block
       if (block * kBlockBytes < row_bytes) {
         const uint8_t* low = shared_row(stage, group) + warp * kBlockBytes + quad * 16;
@@ -274,7 +209,7 @@ __global__ void __launch_bounds__(kWarps * 32, 4)
           }
         }
         if constexpr (kFp8) {
-          const float weight_scale[2] = {unit.scales_low[block], unit.scales_high[block]};
+          const float weight_scale[2] = {scales_low[block], scales_high[block]};
 #pragma unroll
           for (int i = 0; i < 4; ++i) {
             const int column = i & 1;
@@ -288,26 +223,20 @@ __global__ void __launch_bounds__(kWarps * 32, 4)
         }
       }
       __syncthreads();  // every warp is done with this stage before it is refilled
-      if (producer.item < items) {
-        if (producer.chunk == 0) producing = describe(producer);
-        issue_weights(producing, producer.chunk, stage);
-        issue_rows(producing, producer.chunk, stage);
-        advance(producer);
+      if (chunk + kStages < chunks) {
+        issue_weights(chunk + kStages);
+        issue_rows(chunk + kStages, pass_begin, tokens);
       }
       cp_async_commit();
-      stage = stage + 1 == kStages ? 0 : stage + 1;
     }
 
-    // Epilogue: the warps' sums in shared memory, then one output per (feature, token). The next unit writes
-    // `sums` only after at least one more chunk's barriers, so every thread has read them by then.
 #pragma unroll
     for (int i = 0; i < 4; ++i) sums[warp][group + 8 * (i / 2)][2 * quad + (i & 1)] = accumulator[i];
     __syncthreads();
-    const int64_t out_row_stride = params.out_row_stride > 0 ? params.out_row_stride : unit.n;
     for (int index = threadIdx.x; index < kFeatures * kMaxTokens; index += kWarps * 32) {
       const int feature = index / kMaxTokens, token = index % kMaxTokens;
-      const int64_t column = unit.first_feature + feature;
-      if (token >= unit.tokens || column >= unit.n) continue;
+      const int64_t column = first_feature + feature;
+      if (token >= tokens || column >= n) continue;
       float total = 0.0f;
 #pragma unroll
       for (int w = 0; w < kWarps; ++w) total += sums[w][feature][token];
@@ -317,10 +246,9 @@ __global__ void __launch_bounds__(kWarps * 32, 4)
         for (int w = 0; w < kWarps; ++w) up += sums[w][feature + 8][token];
         total = total / (1.0f + __expf(-total)) * up;
       }
-      store(unit.out, unit.out_f32, unit.out_offset + (unit.row_begin + token) * out_row_stride + column, total);
+      store(out, out_f32, out_offset + (pass_begin + token) * out_row_stride + column, total);
     }
-    consumer.chunk = chunks - 1;
-    advance(consumer);
+    __syncthreads();  // the epilogue has read `sums` before a further pass writes it
   }
 }
 
@@ -344,20 +272,9 @@ void launch(const SkinnyGemmParams& params, cudaStream_t stream) {
     return true;
   }();
   (void)configured;
-  // Persistent CTAs: as many as are resident at once (found once per row count), each taking work items
-  // blockIdx.x, + gridDim.x, ... with its copy pipeline running on across them.
-  static int resident_ctas[kMaxTokens + 1] = {};
-  if (resident_ctas[a_rows] == 0) {
-    int per_multiprocessor = 0;
-    check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_multiprocessor, skinny_gemm_kernel<kFp8, kGated>,
-                                                             kWarps * 32, shared),
-               "cudaOccupancyMaxActiveBlocksPerMultiprocessor(skinny_gemm_kernel)", __FILE__, __LINE__);
-    resident_ctas[a_rows] = (per_multiprocessor > 0 ? per_multiprocessor : 1) * multiprocessor_count();
-  }
-  const int64_t items = feature_blocks * grid_rows;
-  const int64_t ctas = items < resident_ctas[a_rows] ? items : resident_ctas[a_rows];
-  launch_kernel("skinny_gemm_kernel", skinny_gemm_kernel<kFp8, kGated>, dim3(static_cast<unsigned>(ctas)), kWarps * 32,
-                shared, stream, params, a_rows, feature_blocks, items);
+  dim3 grid(static_cast<unsigned>(feature_blocks), static_cast<unsigned>(grid_rows));
+  launch_kernel("skinny_gemm_kernel", skinny_gemm_kernel<kFp8, kGated>, grid, kWarps * 32, shared, stream, params,
+                a_rows);
 }
 
 }  // namespace
