@@ -1,18 +1,19 @@
 // Skinny GEMMs (see skinny_gemm.h) on the tensor cores with the operands swapped: out^T[n, t] = W[n, :] . X[t, :],
 // so 16 weight rows fill the 16-row side of mma.sync (m16n8k32 e4m3 or m16n8k16 BF16: 32 bytes of K either
-// way) and up to 8 rows of A the 8-column side. Since a dot product does not care in which order its k terms
-// are summed, each lane reads 16 contiguous bytes of a weight row and of an A row and both operands use the same
-// k-to-slot mapping.
-// Memory: a decode step is bound by how many weight bytes are in flight. Each CTA streams its 16 weight rows
-// (and its A rows) through shared memory in chunks of 1 KB per row with cp.async, kStages chunks in flight, so
-// the bytes in flight are limited by shared memory, not registers. A plain launch issues its first kStages
-// chunks of weights before it waits for the previous kernel (programmatic dependent launch): weights are not
-// written during a step, so that memory latency overlaps the previous kernel. Within a chunk, warp w takes the
-// 128-byte K block w (for FP8 exactly DeepSeek's scale block, promoted with a_scale * w_scale on the CUDA cores);
-// the warps' partial sums meet in shared memory at the end.
+// way) and up to 8 rows of A the 8-column side. Weights stream from global memory straight into A fragments (no
+// shared memory): since a dot product does not care in which order its k terms are summed, each lane loads 16
+// contiguous bytes of a weight row and of an A row and both operands use the same k-to-slot mapping, so every
+// load is a full 16-byte vector and a warp reads whole 64-byte runs of 8 rows. A CTA's 8 warps take interleaved
+// 128-byte K blocks (for FP8 exactly DeepSeek's scale blocks, each promoted with a_scale * w_scale on the CUDA
+// cores), two blocks in flight per warp, and add their partial sums in shared memory. A plain launch loads its
+// first two blocks per warp before it waits for the previous kernel (programmatic dependent launch): weights are
+// not written during a step, so that memory latency overlaps the previous kernel.
 // The 16 weight rows of a CTA are 16 output features (rows 0-7 and 8-15 of the mma), or, gated, 8 features of
 // the gate projection (rows 0-7) and the same 8 of the up projection (rows 8-15), so the epilogue can form
 // silu(gate) * up.
+// (Measured on the H200 against this design, V2-Lite batch-1 decode step: K split over clusters of 2 / 4 CTAs
+// 3.51 / 5.62 ms vs 2.83 ms unsplit; weights through shared memory with cp.async 2.91 ms; persistent CTAs 3.47 ms;
+// registers capped for 3 CTAs per SM 3.09 ms. bench/RESULTS.md, round 3.)
 #include "kernels/sm90/gemm/skinny_gemm.h"
 
 #include <cuda_bf16.h>
@@ -30,28 +31,21 @@ namespace {
 constexpr int kWarps = 8;
 constexpr int kWeightRows = 16;  // the mma's m
 constexpr int kMaxTokens = static_cast<int>(kSkinnyMaxRows);
-constexpr int kBlockBytes = 128;                        // one K scale block = two 64-byte k-steps per lane group
-constexpr int kChunkBytes = kWarps * kBlockBytes;       // K bytes per row per pipeline stage: one block per warp
-constexpr int kRowPitch = kChunkBytes + 64;             // shared row stride: rows g and g + 1 start 16 banks apart
-constexpr int kStages = 4;                              // chunks in flight per CTA
-constexpr int kSegmentsPerRow = kChunkBytes / 16;       // 16-byte cp.async segments per row and chunk
+constexpr int kBlockBytes = 128;  // one K scale block = two 64-byte k-steps per lane group
+constexpr int kUnroll = 2;        // K blocks each warp loads before it multiplies
 
-// Dynamic shared memory: per stage, 16 weight rows then up to 8 A rows, kRowPitch bytes each.
-constexpr size_t stage_bytes(int a_rows) { return static_cast<size_t>(kWeightRows + a_rows) * kRowPitch; }
-constexpr size_t shared_bytes(int a_rows) { return kStages * stage_bytes(a_rows); }
+__device__ __forceinline__ uint4 load_or_zero(const uint8_t* pointer, bool valid) {
+  return valid ? __ldg(reinterpret_cast<const uint4*>(pointer)) : make_uint4(0, 0, 0, 0);
+}
 
 __device__ __forceinline__ void store(void* out, bool out_f32, int64_t offset, float value) {
   if (out_f32) static_cast<float*>(out)[offset] = value;
   else static_cast<__nv_bfloat16*>(out)[offset] = __float2bfloat16_rn(value);
 }
 
-// Registers capped for 4 CTAs per multiprocessor (64, no spills): shared memory then admits 2-3, and a
-// following GEMM's CTAs can become resident (and start streaming their weights) while this one runs.
 template <bool kFp8, bool kGated>
-__global__ void __launch_bounds__(kWarps * 32, 4) skinny_gemm_kernel(const SkinnyGemmParams params, int a_rows) {
+__global__ void __launch_bounds__(kWarps * 32) skinny_gemm_kernel(const SkinnyGemmParams params) {
   constexpr int kFeatures = kGated ? kWeightRows / 2 : kWeightRows;  // output features per CTA
-  extern __shared__ __align__(128) uint8_t stages[];                 // [kStages][16 + a_rows][kRowPitch]
-  __shared__ float sums[kWarps][kWeightRows][kMaxTokens];            // each warp's partial sums
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
   allow_next_kernel();
 
@@ -72,20 +66,20 @@ __global__ void __launch_bounds__(kWarps * 32, 4) skinny_gemm_kernel(const Skinn
   const int64_t n = in_second ? projection1.n : projection0.n, first_feature = feature_block * kFeatures;
   void* const out = in_second ? projection1.out : projection0.out;
   const bool out_f32 = in_second ? projection1.out_f32 : projection0.out_f32;
-  const int64_t row_bytes = params.k * (kFp8 ? 1 : 2);
-  const int64_t chunks = (row_bytes + kChunkBytes - 1) / kChunkBytes;
-  const size_t stage_size = stage_bytes(a_rows);
   const bool grouped = params.expert_offsets != nullptr;
   // Batched launches: this CTA's item (A, weights and output offsets); row strides.
   const int64_t item = grouped ? 0 : blockIdx.y;
   const auto* a = static_cast<const uint8_t*>(params.a) + item * params.a_batch_bytes;
-  const int64_t a_row_bytes = params.a_row_bytes > 0 ? params.a_row_bytes : row_bytes;
   const int64_t out_row_stride = params.out_row_stride > 0 ? params.out_row_stride : n;
   const int64_t out_offset = item * params.out_batch_stride;
 
-  // Shared row r of stage s (r < 16: weight row r of the mma; 16 + t: A row of token t of the pass).
-  auto shared_row = [&](int stage, int row) { return stages + stage * stage_size + row * kRowPitch; };
-  // The weight row behind mma row r (rows 0-7 low, 8-15 high), or null past the projection's end.
+  // Lane (group, quad) loads 16 bytes at offset 16 * quad of each 64-byte k-step, from weight rows low_row
+  // and high_row and from the A row of token slot `group`.
+  const int64_t row_bytes = params.k * (kFp8 ? 1 : 2);
+  const int64_t a_row_bytes = params.a_row_bytes > 0 ? params.a_row_bytes : row_bytes;
+  const int64_t blocks = (row_bytes + kBlockBytes - 1) / kBlockBytes;
+  const int64_t low_row = first_feature + group, high_row = kGated ? low_row : low_row + 8;
+  const bool low_valid = low_row < n, high_valid = high_row < n;
   const uint8_t* weight_low = nullptr;
   const uint8_t* weight_high = nullptr;
   const float* scales_low = nullptr;  // FP8: the scale rows of this CTA's features (one 128-row block)
@@ -95,9 +89,10 @@ __global__ void __launch_bounds__(kWarps * 32, 4) skinny_gemm_kernel(const Skinn
       return grouped ? static_cast<const uint8_t*>(projection.weight_experts[expert])
                      : static_cast<const uint8_t*>(projection.weight) + item * params.weight_batch_bytes;
     };
-    weight_low = (in_second ? weight_of(projection1) : weight_of(projection0)) + first_feature * row_bytes;
-    weight_high = (high_second ? weight_of(projection1) : weight_of(projection0)) +
-                  (kGated ? first_feature : first_feature + 8) * row_bytes;
+    const uint8_t* low_base = in_second ? weight_of(projection1) : weight_of(projection0);
+    const uint8_t* high_base = high_second ? weight_of(projection1) : weight_of(projection0);
+    weight_low = low_base + (low_valid ? low_row : 0) * row_bytes;
+    weight_high = high_base + (high_valid ? high_row : 0) * row_bytes;
     if constexpr (kFp8) {
       auto scales_of = [&](const SkinnyProjection& projection) {
         return (grouped ? projection.scale_experts[expert] : projection.scales) +
@@ -107,38 +102,24 @@ __global__ void __launch_bounds__(kWarps * 32, 4) skinny_gemm_kernel(const Skinn
       scales_high = high_second ? scales_of(projection1) : scales_of(projection0);
     }
   };
-  // Chunk c of the 16 weight rows into stage c % kStages; bytes past the row's end or the projection's last
-  // feature are zero-filled.
-  auto issue_weights = [&](int64_t chunk) {
-    const int stage = static_cast<int>(chunk % kStages);
-    for (int segment = threadIdx.x; segment < kWeightRows * kSegmentsPerRow; segment += kWarps * 32) {
-      const int row = segment / kSegmentsPerRow;
-      const int64_t offset = chunk * kChunkBytes + (segment % kSegmentsPerRow) * 16;
-      const int64_t feature = first_feature + (kGated ? row % 8 : row);
-      const uint8_t* base = row < 8 ? weight_low : weight_high;
-      const bool valid = feature < n && offset < row_bytes;
-      const uint8_t* source = valid ? base + (row % 8) * row_bytes + offset : weight_low;  // any valid address
-      cp_async_16(shared_address(shared_row(stage, row) + (segment % kSegmentsPerRow) * 16), source, valid ? 16 : 0);
+  uint4 w_low[kUnroll][2], w_high[kUnroll][2];
+  auto load_weights = [&](int64_t block) {
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+#pragma unroll
+      for (int step = 0; step < 2; ++step) {
+        const int64_t offset = (block + u * kWarps) * kBlockBytes + step * 64 + quad * 16;
+        const bool in_range = offset < row_bytes;
+        w_low[u][step] = load_or_zero(weight_low + offset, in_range && low_valid);
+        w_high[u][step] = load_or_zero(weight_high + offset, in_range && high_valid);
+      }
     }
   };
-  // Chunk c of the pass's A rows (tokens [0, tokens)) into the same stage.
-  auto issue_rows = [&](int64_t chunk, int64_t pass_begin, int tokens) {
-    const int stage = static_cast<int>(chunk % kStages);
-    for (int segment = threadIdx.x; segment < tokens * kSegmentsPerRow; segment += kWarps * 32) {
-      const int token = segment / kSegmentsPerRow;
-      const int64_t offset = chunk * kChunkBytes + (segment % kSegmentsPerRow) * 16;
-      const int64_t row = pass_begin + token;
-      const int64_t a_row = params.a_row_slots != nullptr ? params.a_row_slots[row] / params.a_row_divisor : row;
-      const bool valid = offset < row_bytes;
-      cp_async_16(shared_address(shared_row(stage, kWeightRows + token) + (segment % kSegmentsPerRow) * 16),
-                  valid ? a + a_row * a_row_bytes + offset : a, valid ? 16 : 0);
-    }
-  };
-
-  // A plain launch knows its weights now: their first stages go out before the wait.
+  // Weights are not written during a step: a plain launch loads its first round of them before waiting for
+  // the previous kernel. (A grouped launch learns its expert from the sort, which the previous kernels write.)
   if (!grouped) {
     locate_weights(0);
-    for (int64_t chunk = 0; chunk < kStages && chunk < chunks; ++chunk) issue_weights(chunk);
+    load_weights(warp);
   }
   wait_for_previous_kernel();
 
@@ -151,85 +132,80 @@ __global__ void __launch_bounds__(kWarps * 32, 4) skinny_gemm_kernel(const Skinn
     row_end = params.expert_offsets[expert + 1];
     locate_weights(expert);
   }
+  __shared__ float sums[kWarps][kWeightRows][kMaxTokens];  // each warp's partial sums
+  bool weights_loaded = !grouped;
 
-  for (int64_t pass_begin = row_begin; pass_begin < row_end; pass_begin += kMaxTokens) {  // 8 rows per pass
-    const int tokens = static_cast<int>(row_end - pass_begin < kMaxTokens ? row_end - pass_begin : kMaxTokens);
-    // Prologue: kStages commit groups, group s holding chunk s's A rows (and, unless issued before the wait, its
-    // weights). Every iteration below commits one more group (possibly empty), so "all but the newest
-    // kStages - 1 groups complete" always means "chunk c has landed".
-    const bool weights_issued = !grouped && pass_begin == row_begin;
-    for (int64_t chunk = 0; chunk < kStages; ++chunk) {
-      if (chunk < chunks) {
-        if (!weights_issued) issue_weights(chunk);
-        issue_rows(chunk, pass_begin, tokens);
-      }
-      cp_async_commit();
-    }
+  for (int64_t chunk = row_begin; chunk < row_end; chunk += kMaxTokens) {  // 8 rows per pass over the weights
+    const int tokens = static_cast<int>(row_end - chunk < kMaxTokens ? row_end - chunk : kMaxTokens);
+    auto a_row_of = [&](int token) -> int64_t {
+      const int64_t row = chunk + token;
+      return params.a_row_slots != nullptr ? params.a_row_slots[row] / params.a_row_divisor : row;
+    };
     const bool token_valid = group < tokens;
+    const uint8_t* token_row = a + (token_valid ? a_row_of(group) : 0) * a_row_bytes;
     // FP8: the A rows of this lane's two accumulator columns (tokens 2 * quad and 2 * quad + 1).
     int64_t scale_rows[2] = {0, 0};
     bool scale_valid[2] = {false, false};
     if constexpr (kFp8) {
 #pragma unroll
       for (int column = 0; column < 2; ++column) {
-        const int64_t row = pass_begin + 2 * quad + column;
         scale_valid[column] = 2 * quad + column < tokens;
-        if (scale_valid[column])
-          scale_rows[column] = params.a_row_slots != nullptr ? params.a_row_slots[row] / params.a_row_divisor : row;
+        if (scale_valid[column]) scale_rows[column] = a_row_of(2 * quad + column);
       }
     }
 
     // rows (features) low / high, columns (tokens) 2 * quad, 2 * quad + 1
     float accumulator[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-      cp_async_wait<kStages - 1>();
-      __syncthreads();  // every thread's copies of chunk `chunk` are visible
-      const int stage = static_cast<int>(chunk % kStages);
-      const int64_t block = chunk * kWarps + warp;  // this warp's 128-byte K block
-      if (block * kBlockBytes < row_bytes) {
-        const uint8_t* low = shared_row(stage, group) + warp * kBlockBytes + quad * 16;
-        const uint8_t* high = shared_row(stage, group + 8) + warp * kBlockBytes + quad * 16;
-        const uint8_t* token = shared_row(stage, kWeightRows + (token_valid ? group : 0)) + warp * kBlockBytes + quad * 16;
+    for (int64_t block = warp; block < blocks; block += kUnroll * kWarps) {
+      if (!weights_loaded) load_weights(block);
+      weights_loaded = false;
+      uint4 x[kUnroll][2];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+#pragma unroll
+        for (int step = 0; step < 2; ++step) {
+          const int64_t offset = (block + u * kWarps) * kBlockBytes + step * 64 + quad * 16;
+          x[u][step] = load_or_zero(token_row + offset, offset < row_bytes && token_valid);
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t current = block + u * kWarps;
         float partial[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
         for (int step = 0; step < 2; ++step) {
-          const uint4 w_low = *reinterpret_cast<const uint4*>(low + step * 64);
-          const uint4 w_high = *reinterpret_cast<const uint4*>(high + step * 64);
-          const uint4 x = token_valid ? *reinterpret_cast<const uint4*>(token + step * 64) : make_uint4(0, 0, 0, 0);
-          // Two mmas (32 bytes of K each) per 16 bytes: slots (a0, a2) take bytes 0-7 then 8-15 of the low row's
-          // vector, (a1, a3) the high row's, and (b0, b1) the token's, in the same order.
-          const uint32_t first[4] = {w_low.x, w_high.x, w_low.y, w_high.y};
-          const uint32_t second[4] = {w_low.z, w_high.z, w_low.w, w_high.w};
+          // Two mmas (32 bytes of K each) per 16 loaded bytes: slots (a0, a2) take bytes 0-7 then 8-15 of the
+          // low row's vector, (a1, a3) the high row's, and (b0, b1) the token's, in the same order.
+          const uint32_t first[4] = {w_low[u][step].x, w_high[u][step].x, w_low[u][step].y, w_high[u][step].y};
+          const uint32_t second[4] = {w_low[u][step].z, w_high[u][step].z, w_low[u][step].w, w_high[u][step].w};
           if constexpr (kFp8) {
-            mma_e4m3_16832(partial, first, x.x, x.y);
-            mma_e4m3_16832(partial, second, x.z, x.w);
+            mma_e4m3_16832(partial, first, x[u][step].x, x[u][step].y);
+            mma_e4m3_16832(partial, second, x[u][step].z, x[u][step].w);
           } else {
-            mma_bf16_16816(partial, first, x.x, x.y);
-            mma_bf16_16816(partial, second, x.z, x.w);
+            mma_bf16_16816(partial, first, x[u][step].x, x[u][step].y);
+            mma_bf16_16816(partial, second, x[u][step].z, x[u][step].w);
           }
         }
         if constexpr (kFp8) {
-          const float weight_scale[2] = {scales_low[block], scales_high[block]};
+          if (current < blocks) {
+            const float weight_scale[2] = {scales_low[current], scales_high[current]};
 #pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            const int column = i & 1;
-            const float a_scale =
-                scale_valid[column] ? params.a_scales[block * params.a_scales_stride + scale_rows[column]] : 0.0f;
-            accumulator[i] += partial[i] * (weight_scale[i / 2] * a_scale);
+            for (int i = 0; i < 4; ++i) {
+              const int column = i & 1;
+              const float a_scale =
+                  scale_valid[column] ? params.a_scales[current * params.a_scales_stride + scale_rows[column]] : 0.0f;
+              accumulator[i] += partial[i] * (weight_scale[i / 2] * a_scale);
+            }
           }
         } else {
 #pragma unroll
           for (int i = 0; i < 4; ++i) accumulator[i] += partial[i];
         }
       }
-      __syncthreads();  // every warp is done with this stage before it is refilled
-      if (chunk + kStages < chunks) {
-        issue_weights(chunk + kStages);
-        issue_rows(chunk + kStages, pass_begin, tokens);
-      }
-      cp_async_commit();
     }
+    weights_loaded = false;  // a further pass (more than 8 rows) loads the weights again
 
+    __syncthreads();  // the previous pass's epilogue has read `sums`
 #pragma unroll
     for (int i = 0; i < 4; ++i) sums[warp][group + 8 * (i / 2)][2 * quad + (i & 1)] = accumulator[i];
     __syncthreads();
@@ -246,9 +222,8 @@ __global__ void __launch_bounds__(kWarps * 32, 4) skinny_gemm_kernel(const Skinn
         for (int w = 0; w < kWarps; ++w) up += sums[w][feature + 8][token];
         total = total / (1.0f + __expf(-total)) * up;
       }
-      store(out, out_f32, out_offset + (pass_begin + token) * out_row_stride + column, total);
+      store(out, out_f32, out_offset + (chunk + token) * out_row_stride + column, total);
     }
-    __syncthreads();  // the epilogue has read `sums` before a further pass writes it
   }
 }
 
@@ -262,19 +237,8 @@ void launch(const SkinnyGemmParams& params, cudaStream_t stream) {
   const int64_t grid_rows = params.batch_count > 1 ? params.batch_count : expert_slots;
   DSINFER_CHECK(feature_blocks < (int64_t{1} << 31) && grid_rows <= 65535, "skinny GEMM: ", feature_blocks,
                 " feature blocks x ", grid_rows, " experts or batch items exceed one launch");
-  // A rows per pass: all rows up to 8 (a grouped launch: up to 8 of one expert's).
-  const int a_rows = static_cast<int>(params.rows < kMaxTokens ? params.rows : kMaxTokens);
-  const size_t shared = shared_bytes(a_rows);
-  static const bool configured = [] {  // once per kernel, before any graph capture (the first step is eager)
-    check_cuda(cudaFuncSetAttribute(skinny_gemm_kernel<kFp8, kGated>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    static_cast<int>(shared_bytes(kMaxTokens))),
-               "cudaFuncSetAttribute(skinny_gemm_kernel)", __FILE__, __LINE__);
-    return true;
-  }();
-  (void)configured;
   dim3 grid(static_cast<unsigned>(feature_blocks), static_cast<unsigned>(grid_rows));
-  launch_kernel("skinny_gemm_kernel", skinny_gemm_kernel<kFp8, kGated>, grid, kWarps * 32, shared, stream, params,
-                a_rows);
+  launch_kernel("skinny_gemm_kernel", skinny_gemm_kernel<kFp8, kGated>, grid, kWarps * 32, 0, stream, params);
 }
 
 }  // namespace
