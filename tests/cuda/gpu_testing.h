@@ -70,6 +70,27 @@ inline Tensor to_gpu(const Tensor& host, DType dtype) {
 }
 inline Tensor to_gpu(const Tensor& host) { return cuda::to_device(host); }
 
+// A weight of a linear test's kind on the host, values ~N(0, 0.05): BF16, or block-scaled FP8 with block scales
+// varied by 0.5-2x so that a misplaced scale shows.
+inline ops::LinearWeight random_linear_weight(RandomSource& random, int64_t n, int64_t k, bool fp8) {
+  if (!fp8) {
+    ops::LinearWeight weight;
+    weight.weight = random.normal_bf16({n, k}, 0.05f);
+    return weight;
+  }
+  ops::LinearWeight weight = op_testing::quantize_weight_blocks(random.normal_tensor({n, k}, 0.05f));
+  for (int64_t i = 0; i < weight.scale_inv.numel(); ++i) weight.scale_inv.data_as<float>()[i] *= random.uniform(0.5f, 2.0f);
+  return weight;
+}
+
+// The same weight on the device (codes and scales as stored).
+inline ops::LinearWeight to_gpu(const ops::LinearWeight& host) {
+  ops::LinearWeight device = host;
+  device.weight = to_gpu(host.weight);
+  if (host.is_fp8()) device.scale_inv = to_gpu(host.scale_inv);
+  return device;
+}
+
 // Device tensor (BF16 / F32) -> host F32.
 inline Tensor to_cpu_f32(const Tensor& device) {
   Tensor host = cuda::to_host(device);

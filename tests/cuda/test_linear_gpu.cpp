@@ -17,7 +17,9 @@
 namespace dsinfer {
 namespace {
 
+using gpu_testing::random_linear_weight;
 using gpu_testing::RandomSource;
+using gpu_testing::to_gpu;
 
 TEST(QuantizeFp8Gpu, MatchesTheCpuTwinBitForBit) {
   DSINFER_REQUIRE_GPU();
@@ -112,25 +114,6 @@ TEST_P(LinearGpuTest, F32ActivationsMatchCpuTwinToFloat32Rounding) {
   }
 }
 
-// A weight of the test's kind on the host: BF16, or block-scaled FP8 with varied block scales.
-ops::LinearWeight random_weight(RandomSource& random, int64_t n, int64_t k, bool fp8) {
-  if (!fp8) {
-    ops::LinearWeight weight;
-    weight.weight = random.normal_bf16({n, k}, 0.05f);
-    return weight;
-  }
-  ops::LinearWeight weight = op_testing::quantize_weight_blocks(random.normal_tensor({n, k}, 0.05f));
-  for (int64_t i = 0; i < weight.scale_inv.numel(); ++i) weight.scale_inv.data_as<float>()[i] *= random.uniform(0.5f, 2.0f);
-  return weight;
-}
-
-ops::LinearWeight to_gpu(const ops::LinearWeight& host) {
-  ops::LinearWeight device = host;
-  device.weight = gpu_testing::to_gpu(host.weight);
-  if (host.is_fp8()) device.scale_inv = gpu_testing::to_gpu(host.scale_inv);
-  return device;
-}
-
 // Two projections of one input (q_proj / q_a_proj with kv_a_proj_with_mqa): one skinny launch up to 8 rows when
 // both weights share a dtype, two GEMMs otherwise (the FP8 fixture's kv_a_proj_with_mqa is BF16 beside an FP8
 // q_a_proj); N1 not a multiple of 16 leaves a partial feature block in the second projection.
@@ -143,8 +126,8 @@ TEST_P(LinearGpuTest, PairMatchesTwoCpuLinears) {
   Tensor input = gpu_testing::normal_f32_bf16_exact(random, {tokens, k}, 2.0f);
   for (auto [first_fp8, second_fp8] : {std::pair{false, false}, {true, true}, {true, false}}) {
     SCOPED_TRACE(testing::Message() << (first_fp8 ? "FP8" : "BF16") << " + " << (second_fp8 ? "FP8" : "BF16"));
-    ops::LinearWeight first = random_weight(random, n, k, first_fp8);
-    ops::LinearWeight second = random_weight(random, second_n, k, second_fp8);
+    ops::LinearWeight first = random_linear_weight(random, n, k, first_fp8);
+    ops::LinearWeight second = random_linear_weight(random, second_n, k, second_fp8);
     Tensor expected_first = Tensor::empty({tokens, first.out_features()}, DType::kF32);
     Tensor expected_second = Tensor::empty({tokens, second.out_features()}, DType::kF32);
     ops::linear(input, first, expected_first, true);
@@ -170,7 +153,7 @@ TEST_P(LinearGpuTest, SiluGatedMatchesCpuTwin) {
   Tensor input = gpu_testing::normal_f32_bf16_exact(random, {tokens, k}, 2.0f);
   for (bool fp8 : {false, true}) {
     SCOPED_TRACE(fp8 ? "FP8" : "BF16");
-    ops::LinearWeight gate = random_weight(random, n, k, fp8), up = random_weight(random, n, k, fp8);
+    ops::LinearWeight gate = random_linear_weight(random, n, k, fp8), up = random_linear_weight(random, n, k, fp8);
     Tensor expected = Tensor::empty({tokens, n}, DType::kF32);
     ops::silu_gated_linear(input, gate, up, expected, fp8);
     Tensor output = gpu_testing::poisoned({tokens, n}, DType::kBF16);

@@ -134,6 +134,18 @@ TEST(MlaCacheWriteGpu, StoresTheNormalizedLatentAndRotatedKeyInItsSlot) {
 // Decode (1-8 tokens) and prefill (200) row counts into random distinct slots, with and without the FP8 latent
 // rounding, in BF16 and F32: DeepSeek's 512 + 64 and 128 + 32 take the vector kernel (200 + 64 with a partial
 // last FP8 group), 100 + 30 the scalar one. Unwritten slots must stay poisoned.
+// A rope table [max_positions, rope] F32 (cosines, then sines) with plain 10000^(-2i/rope) frequencies.
+Tensor plain_rope_table(int64_t max_positions, int64_t rope) {
+  Tensor cos_sin = Tensor::empty({max_positions, rope}, DType::kF32);
+  for (int64_t p = 0; p < max_positions; ++p)
+    for (int64_t i = 0; i < rope / 2; ++i) {
+      double angle = p * std::pow(10000.0, -2.0 * i / rope);
+      cos_sin.data_as<float>()[p * rope + i] = static_cast<float>(std::cos(angle));
+      cos_sin.data_as<float>()[p * rope + rope / 2 + i] = static_cast<float>(std::sin(angle));
+    }
+  return cos_sin;
+}
+
 TEST(MlaCacheWriteGpu, MatchesCpuTwinOnVectorAndScalarPathsWithAndWithoutFp8Latent) {
   DSINFER_REQUIRE_GPU();
   RandomSource random;
@@ -141,13 +153,7 @@ TEST(MlaCacheWriteGpu, MatchesCpuTwinOnVectorAndScalarPathsWithAndWithoutFp8Late
   const int64_t pages = 5, page_size = 64, max_positions = 4096;
   for (auto [latent, rope] : {std::pair{512, 64}, std::pair{128, 32}, std::pair{200, 64}, std::pair{100, 30}}) {
     const int64_t width = latent + rope;
-    Tensor cos_sin = Tensor::empty({max_positions, rope}, DType::kF32);
-    for (int64_t p = 0; p < max_positions; ++p)
-      for (int64_t i = 0; i < rope / 2; ++i) {
-        double angle = p * std::pow(10000.0, -2.0 * i / rope);
-        cos_sin.data_as<float>()[p * rope + i] = static_cast<float>(std::cos(angle));
-        cos_sin.data_as<float>()[p * rope + rope / 2 + i] = static_cast<float>(std::sin(angle));
-      }
+    Tensor cos_sin = plain_rope_table(max_positions, rope);
     Tensor norm_weight = random.normal_bf16({latent});
     for (int64_t tokens : {1, 3, 8, 200})
       for (DType cache_dtype : {DType::kBF16, DType::kF32})
@@ -206,13 +212,7 @@ TEST(MlaCacheWriteGpu, RotatesTheQueryAsRopeDoes) {
   for (auto [latent, rope, heads] : {std::tuple{512, 64, 16}, std::tuple{512, 64, 128}, std::tuple{100, 30, 4}}) {
     SCOPED_TRACE(testing::Message() << latent << " + " << rope << ", " << heads << " heads");
     const int64_t width = latent + rope, head_dim = 128 + rope;
-    Tensor cos_sin = Tensor::empty({max_positions, rope}, DType::kF32);
-    for (int64_t p = 0; p < max_positions; ++p)
-      for (int64_t i = 0; i < rope / 2; ++i) {
-        double angle = p * std::pow(10000.0, -2.0 * i / rope);
-        cos_sin.data_as<float>()[p * rope + i] = static_cast<float>(std::cos(angle));
-        cos_sin.data_as<float>()[p * rope + rope / 2 + i] = static_cast<float>(std::sin(angle));
-      }
+    Tensor cos_sin = plain_rope_table(max_positions, rope);
     Tensor norm_weight = random.normal_bf16({latent});
     for (int64_t tokens : {1, 5}) {
       Tensor kv_a = gpu_testing::normal_f32_bf16_exact(random, {tokens, width}, 1.5f);

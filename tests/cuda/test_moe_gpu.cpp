@@ -75,16 +75,21 @@ void expect_sorted_by_expert(const Tensor& ids, int experts, int rows_per_tile, 
   }
 }
 
-TEST(MoeRoutingGpu, MatchesCpuTwinForEveryMethod) {
-  DSINFER_REQUIRE_GPU();
-  RandomSource random;
-  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
-  const std::vector<std::pair<const char*, ops::MoeRoutingParams>> configurations = {
+// The four routing configurations the routing tests cover: DeepSeek-V3, V2, V2-Lite and the tiny V3 fixture.
+std::vector<std::pair<const char*, ops::MoeRoutingParams>> routing_configurations() {
+  return {
       {"V3 noaux_tc", routing(ScoringFunc::kSigmoid, TopkMethod::kNoauxTc, 256, 8, 8, 4, true, 2.5)},
       {"V2 group_limited", routing(ScoringFunc::kSoftmax, TopkMethod::kGroupLimitedGreedy, 160, 6, 8, 3, false, 16.0)},
       {"V2-Lite greedy", routing(ScoringFunc::kSoftmax, TopkMethod::kGreedy, 64, 6, 1, 1, false, 1.0)},
       {"tiny V3", routing(ScoringFunc::kSigmoid, TopkMethod::kNoauxTc, 16, 4, 4, 2, true, 2.5)},
   };
+}
+
+TEST(MoeRoutingGpu, MatchesCpuTwinForEveryMethod) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  const std::vector<std::pair<const char*, ops::MoeRoutingParams>> configurations = routing_configurations();
   for (const auto& [name, params] : configurations) {
     for (int64_t tokens : {1, 3, 8, 300}) {  // a decode step's 1-8 tokens (CTAs with idle warps) and prefill
       SCOPED_TRACE(testing::Message() << name << ", " << tokens << " tokens");
@@ -120,12 +125,7 @@ TEST(MoeRoutingGpu, FusedRoutingAndSortMatchCpuTwin) {
   DSINFER_REQUIRE_GPU();
   RandomSource random;
   SCOPED_TRACE(testing::Message() << "seed " << random.seed());
-  const std::vector<std::pair<const char*, ops::MoeRoutingParams>> configurations = {
-      {"V3 noaux_tc", routing(ScoringFunc::kSigmoid, TopkMethod::kNoauxTc, 256, 8, 8, 4, true, 2.5)},
-      {"V2 group_limited", routing(ScoringFunc::kSoftmax, TopkMethod::kGroupLimitedGreedy, 160, 6, 8, 3, false, 16.0)},
-      {"V2-Lite greedy", routing(ScoringFunc::kSoftmax, TopkMethod::kGreedy, 64, 6, 1, 1, false, 1.0)},
-      {"tiny V3", routing(ScoringFunc::kSigmoid, TopkMethod::kNoauxTc, 16, 4, 4, 2, true, 2.5)},
-  };
+  const std::vector<std::pair<const char*, ops::MoeRoutingParams>> configurations = routing_configurations();
   for (const auto& [name, params] : configurations) {
     const int experts = params.num_experts;
     for (int64_t tokens : {1, 3, 8, 32, 200}) {

@@ -16,21 +16,9 @@
 namespace dsinfer {
 namespace {
 
+using gpu_testing::random_linear_weight;
 using gpu_testing::RandomSource;
-
-ops::LinearWeight random_weight(RandomSource& random, int64_t n, int64_t k, bool fp8) {
-  ops::LinearWeight weight = gpu_testing::host_weight(random.normal_tensor({n, k}, 0.05f), fp8);
-  if (fp8)  // varied block scales, so a misplaced scale shows
-    for (int64_t i = 0; i < weight.scale_inv.numel(); ++i) weight.scale_inv.data_as<float>()[i] *= random.uniform(0.5f, 2.0f);
-  return weight;
-}
-
-ops::LinearWeight to_gpu(const ops::LinearWeight& host) {
-  ops::LinearWeight device = host;
-  device.weight = gpu_testing::to_gpu(host.weight);
-  if (host.is_fp8()) device.scale_inv = gpu_testing::to_gpu(host.scale_inv);
-  return device;
-}
+using gpu_testing::to_gpu;
 
 // The kernel's A operand for `input` [rows, k] (BF16-exact F32 on the host): BF16 rows, or e4m3 codes with
 // their 1x128 group scales [ceil(k / 128)][rows]. The tensors stay alive in the struct.
@@ -80,13 +68,13 @@ TEST_P(SkinnyFormsTest, EachFormMatchesTheCpuTwin) {
   Tensor input = gpu_testing::normal_f32_bf16_exact(random, {rows, k}, 2.0f);
   for (bool fp8 : {false, true}) {
     SCOPED_TRACE(fp8 ? "FP8" : "BF16");
-    const ops::LinearWeight first = random_weight(random, n, k, fp8), second = random_weight(random, second_n, k, fp8);
+    const ops::LinearWeight first = random_linear_weight(random, n, k, fp8), second = random_linear_weight(random, second_n, k, fp8);
     const ops::LinearWeight device_first = to_gpu(first), device_second = to_gpu(second);
     Tensor expected_first = Tensor::empty({rows, n}, DType::kF32), expected_second = Tensor::empty({rows, second_n}, DType::kF32);
     Tensor expected_gated = Tensor::empty({rows, n}, DType::kF32);
     ops::linear(input, first, expected_first, fp8);
     ops::linear(input, second, expected_second, fp8);
-    ops::LinearWeight up = random_weight(random, n, k, fp8);
+    ops::LinearWeight up = random_linear_weight(random, n, k, fp8);
     ops::silu_gated_linear(input, first, up, expected_gated, fp8);
     const ops::LinearWeight device_up = to_gpu(up);
     const DeviceRows device_rows(input, fp8);
@@ -162,7 +150,7 @@ TEST(SkinnyGrouped, MatchesTheCpuTwinPerExpert) {
     std::vector<const void*> weight_addresses;
     std::vector<const float*> scale_addresses;
     for (int64_t e = 0; e < experts; ++e) {
-      weights.push_back(random_weight(random, n, k, fp8));
+      weights.push_back(random_linear_weight(random, n, k, fp8));
       device_weights.push_back(to_gpu(weights.back()));
       weight_addresses.push_back(device_weights.back().weight.data());
       scale_addresses.push_back(fp8 ? device_weights.back().scale_inv.data_as<float>() : nullptr);

@@ -20,6 +20,21 @@ constexpr int kQuantizationGroup = 128;  // FP8 activation groups: 1 x 128
 constexpr int kThreadsPerGroup = kQuantizationGroup / kVectorValues;
 static_assert(kThreadsPerGroup == 16, "a group's threads are one aligned half-warp");
 
+// Rotates the interleaved pairs [first_pair, first_pair + 4) held in values[0..8): cosines at angles[pair], sines
+// at angles[rope_dim / 2 + pair] (angles: the position's row of the rope table; first_pair a multiple of 4).
+__device__ __forceinline__ void rotate_four_pairs(float (&values)[kVectorValues], const float* angles,
+                                                  int64_t first_pair, int64_t rope_dim) {
+  const float4 cosine = *reinterpret_cast<const float4*>(angles + first_pair);
+  const float4 sine = *reinterpret_cast<const float4*>(angles + rope_dim / 2 + first_pair);
+  const float cosines[4] = {cosine.x, cosine.y, cosine.z, cosine.w}, sines[4] = {sine.x, sine.y, sine.z, sine.w};
+#pragma unroll
+  for (int pair = 0; pair < 4; ++pair) {
+    const float a = values[2 * pair], b = values[2 * pair + 1];
+    values[2 * pair] = a * cosines[pair] - b * sines[pair];
+    values[2 * pair + 1] = a * sines[pair] + b * cosines[pair];
+  }
+}
+
 // One block per new token; thread t owns entry columns [8t, 8t + 8): latent ones while 8t < latent_dim, then
 // rope ones (four whole pairs). With a query ([T, query_heads, query_head_dim], its rope part the last rope_dim
 // values of each head), the threads after the entry's rotate the query's rope pairs in place, 8 values each (the
@@ -77,36 +92,15 @@ __global__ void __launch_bounds__(kMaxVectorThreads)
       }
     }
   }
-  if (rope) {
-    // Pairs [first_pair, first_pair + 4): cosines at angles[pair], sines at angles[rope_dim / 2 + pair].
-    const int64_t first_pair = (column - latent_dim) / 2;
-    const float* angles = cos_sin + static_cast<int64_t>(position) * rope_dim;
-    const float4 cosine = *reinterpret_cast<const float4*>(angles + first_pair);
-    const float4 sine = *reinterpret_cast<const float4*>(angles + rope_dim / 2 + first_pair);
-    const float cosines[4] = {cosine.x, cosine.y, cosine.z, cosine.w}, sines[4] = {sine.x, sine.y, sine.z, sine.w};
-#pragma unroll
-    for (int pair = 0; pair < 4; ++pair) {
-      const float a = values[2 * pair], b = values[2 * pair + 1];
-      values[2 * pair] = a * cosines[pair] - b * sines[pair];
-      values[2 * pair + 1] = a * sines[pair] + b * cosines[pair];
-    }
-  }
+  const float* angles = cos_sin + static_cast<int64_t>(position) * rope_dim;
+  if (rope) rotate_four_pairs(values, angles, (column - latent_dim) / 2, rope_dim);
   if (latent || rope) store_vector(cache, cache_kind, static_cast<int64_t>(slot) * width + column, values);
   if (query_rope) {  // the query's pairs [first_pair, first_pair + 4) of head `head`
     const int64_t head = (column - width) / rope_dim, first_pair = (column - width) % rope_dim / 2;
     const int64_t offset = (token * query_heads + head) * query_head_dim + query_head_dim - rope_dim + 2 * first_pair;
     float pairs[kVectorValues];
     load_vector(query, query_kind, offset, pairs);
-    const float* angles = cos_sin + static_cast<int64_t>(position) * rope_dim;
-    const float4 cosine = *reinterpret_cast<const float4*>(angles + first_pair);
-    const float4 sine = *reinterpret_cast<const float4*>(angles + rope_dim / 2 + first_pair);
-    const float cosines[4] = {cosine.x, cosine.y, cosine.z, cosine.w}, sines[4] = {sine.x, sine.y, sine.z, sine.w};
-#pragma unroll
-    for (int pair = 0; pair < 4; ++pair) {
-      const float a = pairs[2 * pair], b = pairs[2 * pair + 1];
-      pairs[2 * pair] = a * cosines[pair] - b * sines[pair];
-      pairs[2 * pair + 1] = a * sines[pair] + b * cosines[pair];
-    }
+    rotate_four_pairs(pairs, angles, first_pair, rope_dim);
     store_vector(query, query_kind, offset, pairs);
   }
 }
