@@ -40,8 +40,10 @@ void per_head_skinny(const void* a, int64_t a_head_bytes, int64_t a_row_bytes, c
   dsinfer::cuda::skinny_gemm(params, /*fp8=*/false, stream);
 }
 
-bool per_head_skinny_applies(int64_t sequences, int64_t k) {
-  return sequences <= dsinfer::cuda::kSkinnyMaxRows && k % 8 == 0;
+// The skinny kernel reads 16-byte vectors: k a multiple of 8 BF16 values and 16-byte head and row strides of A
+// (DeepSeek's 128 / 192 / 512-wide heads always are; another config takes cuBLASLt instead of an error).
+bool per_head_skinny_applies(int64_t sequences, int64_t k, int64_t a_head_bytes, int64_t a_row_bytes) {
+  return sequences <= dsinfer::cuda::kSkinnyMaxRows && k % 8 == 0 && a_head_bytes % 16 == 0 && a_row_bytes % 16 == 0;
 }
 
 // q_latent [B, heads, latent] = per head h: W_UK[h] [latent, nope] . q_nope [B, nope] (row stride heads * qk).
@@ -64,7 +66,7 @@ void absorb_query(const Tensor& q, const Tensor& w_uk, void* q_latent, cudaStrea
     dsinfer::cuda::gemm_float(shape, q.data_as<const float>(), w_uk.data(), DType::kF32, q_latent, DType::kF32, stream);
     return;
   }
-  if (per_head_skinny_applies(sequences, nope_dim)) {
+  if (per_head_skinny_applies(sequences, nope_dim, qk_dim * 2, heads * qk_dim * 2)) {
     per_head_skinny(q.data(), qk_dim * 2, heads * qk_dim * 2, w_uk, sequences, heads, q_latent, stream);
     return;
   }
@@ -104,7 +106,7 @@ void expand_output(const void* o_latent, const Tensor& w_uv, Tensor& output, cud
                               DType::kF32, stream);
     return;
   }
-  if (per_head_skinny_applies(sequences, latent_dim)) {
+  if (per_head_skinny_applies(sequences, latent_dim, latent_dim * 2, heads * latent_dim * 2)) {
     per_head_skinny(o_latent, latent_dim * 2, heads * latent_dim * 2, w_uv, sequences, heads, output.data(), stream);
     return;
   }
