@@ -4,6 +4,7 @@
 #include "core/tensor.h"
 #include "model/config.h"  // TopkMethod, ScoringFunc (header-only enums)
 #include "ops/expert_order.h"
+#include "ops/linear.h"
 
 namespace dsinfer::ops {
 
@@ -37,5 +38,15 @@ struct MoeRoutingParams {
 //                 no particular order. On the CPU rows within an expert keep assignment order.
 void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, const MoeRoutingParams& params,
                  Tensor& topk_ids, Tensor& topk_weights, ExpertOrder* order = nullptr);
+
+// The router projection and the routing in one op: router_logits = hidden x router.weight^T, then moe_routing
+// on them (same outputs, same order). hidden [T, K] in the activation dtype; router [E, K]; router_logits
+// [T, E] F32 (written, so callers and tests can read them); the rest as moe_routing. On the CPU it is exactly
+// linear + moe_routing. On CUDA, decode-sized calls (BF16 hidden and router weight, an order, at most 8 tokens,
+// a router of at most 256 KiB: DeepSeek-V2-Lite's 64 x 2048) run as one kernel, the weights fetched before the
+// previous kernel ends; everything else runs linear + moe_routing.
+void moe_route(const Tensor& hidden, const LinearWeight& router, const Tensor& correction_bias,
+               const MoeRoutingParams& params, Tensor& router_logits, Tensor& topk_ids, Tensor& topk_weights,
+               ExpertOrder* order = nullptr);
 
 }  // namespace dsinfer::ops

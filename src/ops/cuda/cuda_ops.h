@@ -29,6 +29,9 @@ void rope(Tensor& x, const Tensor& positions, const Tensor& cos_sin);
 void silu_and_mul(const Tensor& gate, const Tensor& up, Tensor& output);
 void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, const MoeRoutingParams& params,
                  Tensor& topk_ids, Tensor& topk_weights, ExpertOrder* order);  // order may be null
+void moe_route(const Tensor& hidden, const LinearWeight& router, const Tensor& correction_bias,
+               const MoeRoutingParams& params, Tensor& router_logits, Tensor& topk_ids, Tensor& topk_weights,
+               ExpertOrder* order);  // order may be null
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder* order,
                  const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations);  // null: sorts
 void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsilon, const Tensor& positions,

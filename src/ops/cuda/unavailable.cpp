@@ -28,6 +28,10 @@ void silu_and_mul(const Tensor&, const Tensor&, Tensor&) { unavailable("silu_and
 void moe_routing(const Tensor&, const Tensor&, const MoeRoutingParams&, Tensor&, Tensor&, ExpertOrder*) {
   unavailable("moe_routing");
 }
+void moe_route(const Tensor&, const LinearWeight&, const Tensor&, const MoeRoutingParams&, Tensor&, Tensor&, Tensor&,
+               ExpertOrder*) {
+  unavailable("moe_route");
+}
 void moe_experts(const Tensor&, const Tensor&, const Tensor&, const ExpertOrder*, const std::vector<MlpWeights>&,
                  Tensor&, bool) {
   unavailable("moe_experts");
