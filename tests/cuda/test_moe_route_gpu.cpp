@@ -66,9 +66,10 @@ Routed download(const Tensor& logits, const Tensor& ids, const Tensor& weights, 
 // Logits: BF16 inputs make every product x * w exact in float32, so only the sums round; float32 summation of K
 // terms in any order errs by at most (K - 1) * 2^-24 * sum |x w| (2^-23 a step for tensor cores that truncate),
 // hence 3 K 2^-24 sum |x w| between the two. The ids must equal the CPU twin's except where the twin's logits
-// nearly tie: such a token's ids and weights must then be exactly what the CPU routing makes of the device's own
-// logits (at most one such token a case). Weights of agreeing tokens within 1e-5 relative (the logits agree to
-// ~1e-6). The order against a host count of the device's ids, and equal to the twin's when all ids agree.
+// nearly tie: such a token's ids must then be exactly those the CPU routing makes of the device's own
+// logits (at most one such token a case). Weights within 1e-5 relative (float vs double routing arithmetic) plus
+// what the token's logit differences allow. The order against a host count of the device's ids, and equal to
+// the twin's when all ids agree.
 TEST(MoeRouteGpu, MatchesCpuTwinFusedAndFallback) {
   DSINFER_REQUIRE_GPU();
   RandomSource random;
@@ -108,6 +109,7 @@ TEST(MoeRouteGpu, MatchesCpuTwinFusedAndFallback) {
                      device_weights, &order);
       const Routed gpu = download(device_logits, device_ids, device_weights, order);
 
+      std::vector<double> logit_errors(tokens, 0.0);  // per token, the largest |device - twin| logit difference
       for (int64_t t = 0; t < tokens; ++t) {
         for (int e = 0; e < experts; ++e) {
           double magnitude = 0.0;  // sum |x w|
@@ -115,8 +117,9 @@ TEST(MoeRouteGpu, MatchesCpuTwinFusedAndFallback) {
             magnitude += std::fabs(op_testing::element(input, t * hidden + k) *
                                    op_testing::element(router.weight, e * hidden + k));
           const int64_t index = t * experts + e;
-          ASSERT_LE(std::fabs(gpu.logits.data_as<float>()[index] - logits.data_as<float>()[index]),
-                    3.0 * hidden * std::ldexp(1.0, -24) * magnitude)
+          const double error = std::fabs(gpu.logits.data_as<float>()[index] - logits.data_as<float>()[index]);
+          logit_errors[t] = std::max(logit_errors[t], error);
+          ASSERT_LE(error, 3.0 * hidden * std::ldexp(1.0, -24) * magnitude)
               << "token " << t << ", expert " << e << ": " << gpu.logits.data_as<float>()[index] << " vs "
               << logits.data_as<float>()[index];
         }
@@ -128,6 +131,7 @@ TEST(MoeRouteGpu, MatchesCpuTwinFusedAndFallback) {
         const float* gpu_weights = gpu.weights.data_as<float>() + t * top_k;
         const int32_t* cpu_ids = ids.data_as<int32_t>() + t * top_k;
         const float* cpu_weights = weights.data_as<float>() + t * top_k;
+        double logit_error = logit_errors[t];
         if (!std::equal(gpu_ids, gpu_ids + top_k, cpu_ids)) {
           ++near_tie_tokens;
           // The CPU routing of this token's device logits.
@@ -137,9 +141,11 @@ TEST(MoeRouteGpu, MatchesCpuTwinFusedAndFallback) {
           cpu_ids = row_ids.data_as<int32_t>();
           cpu_weights = row_weights.data_as<float>();
           ASSERT_TRUE(std::equal(gpu_ids, gpu_ids + top_k, cpu_ids)) << "token " << t << ": not a near tie";
+          logit_error = 0.0;  // routed from the very same logits
         }
+        // A logit change of at most d moves a softmax or (normalized) sigmoid weight by at most 2d relative.
         for (int j = 0; j < top_k; ++j) {
-          EXPECT_NEAR(gpu_weights[j], cpu_weights[j], 1e-5 * std::fabs(cpu_weights[j]))
+          EXPECT_NEAR(gpu_weights[j], cpu_weights[j], (1e-5 + 2.0 * logit_error) * std::fabs(cpu_weights[j]))
               << "token " << t << ", slot " << j;
         }
       }
