@@ -16,9 +16,11 @@ ARGS=("$@")
 [ ${#ARGS[@]} -gt 0 ] || ARGS=(--model "$REPO/testdata/configs/deepseek-v2-lite" --load-format dummy --batch-size 1
   --input-len 1024 --output-len 64 --skip-prefill)
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-VARIANTS=("" "skinny_gemm_kernel" "rms_norm_kernel (add)" "rms_norm_kernel (add),rms_norm_kernel" "rope_kernel"
-  "mla_cache_write_kernel" "cublaslt_batched" "mla_decode_tiled_kernel" "mla_decode_combine_kernel"
-  "moe_routing_kernel" "moe_sort_kernel" "moe_combine_kernel" "grouped_gemm_kernel" ${EXTRA_VARIANTS:-})
+# Names are prefixes: "skinny_gemm_kernel" leaves out every form, "skinny_gemm_kernel (grouped)" the routed
+# experts (with the shared experts beside them), "(batched)" the absorbed MLA products, "(plain)" the rest.
+VARIANTS=("" "skinny_gemm_kernel" "skinny_gemm_kernel (plain)" "skinny_gemm_kernel (grouped)"
+  "skinny_gemm_kernel (batched)" "rms_norm_kernel (add)" "rms_norm_kernel" "mla_cache_write_kernel"
+  "mla_decode_tiled_kernel" "mla_decode_combine_kernel" "moe_combine_kernel" ${EXTRA_VARIANTS:-})
 for skip in "${VARIANTS[@]}"; do
   step=$(DSINFER_CUDA_SKIP_KERNELS="$skip" timeout 120 "$BIN_DIR/dsinfer" bench "${ARGS[@]}" 2>&1 |
     awk -F'|' '/^\| *[0-9]+ *\|/ {print $0}' | head -3 | tr '\n' ' ')

@@ -171,19 +171,19 @@ void DeepseekModel::moe(const MoeWeights& moe, int tokens) {
   Workspace& w = workspace_;
   Tensor normed = rows(w.normed, tokens), mlp_out = rows(w.mlp_out, tokens);
   Tensor router_logits = rows(w.router_logits, tokens);  // [T, experts] F32
-  ops::linear(normed, moe.router, router_logits);
   Tensor topk_ids = rows(w.topk_ids, tokens), topk_weights = rows(w.topk_weights, tokens);  // [T, top_k]
-  // Routing also sorts the assignments by expert (on CUDA at decode sizes in the same kernel), so the expert
-  // GEMMs after the shared experts need no sort of their own.
+  // The router projection, routing and the sort of the assignments by expert (on CUDA at decode sizes one
+  // kernel), so the expert GEMMs need no sort of their own.
   ops::ExpertOrder order = w.expert_order.first_assignments(topk_ids.numel());
-  ops::moe_routing(router_logits, moe.score_correction_bias, routing_, topk_ids, topk_weights, &order);
-  if (moe.has_shared_experts) {
-    dense_mlp(moe.shared_experts, normed, mlp_out, tokens);  // [T, H]
-  } else {
+  ops::moe_route(normed, moe.router, moe.score_correction_bias, routing_, router_logits, topk_ids, topk_weights,
+                 &order);
+  if (moe.has_shared_experts) {  // mlp_out = shared experts + routed experts (one op: on CUDA, the same launches)
+    ops::moe_experts(normed, topk_ids, topk_weights, order, moe.experts, moe.shared_experts, mlp_out,
+                     options_.fp8_activations);
+  } else {  // mlp_out = the routed experts' weighted outputs, accumulated onto zeros
     ops::copy(rows(w.zeros, tokens), mlp_out);
+    ops::moe_experts(normed, topk_ids, topk_weights, order, moe.experts, mlp_out, options_.fp8_activations);
   }
-  // mlp_out += the routed experts' weighted outputs
-  ops::moe_experts(normed, topk_ids, topk_weights, order, moe.experts, mlp_out, options_.fp8_activations);
 }
 
 Tensor DeepseekModel::scratch(const Tensor& buffer, int64_t row_count, int64_t width) const {

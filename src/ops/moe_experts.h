@@ -1,5 +1,5 @@
 // Routed experts: every token runs through its top-k experts' gated MLPs and the outputs are summed with the
-// routing weights. Shared experts are an ordinary gated MLP (linear, silu_and_mul, linear) run by the model.
+// routing weights; optionally with the layer's shared experts (an ordinary gated MLP) in the same op.
 #pragma once
 
 #include <vector>
@@ -33,5 +33,13 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
 // token, only checks the order's shapes.
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder& order,
                  const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations = false);
+
+// The MoE layer's whole MLP: output = shared_experts(input) + the routed sum above (output OVERWRITTEN).
+// shared_experts is a gated MLP of any intermediate size (n_shared_experts * moe_intermediate_size, its TP
+// slice). The CPU runs silu_gated_linear + linear and then the routed experts; CUDA at decode sizes (up to 8
+// tokens) runs the shared experts' CTAs inside the routed experts' two GEMM launches.
+void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder& order,
+                 const std::vector<MlpWeights>& experts, const MlpWeights& shared_experts, Tensor& output,
+                 bool quantize_activations = false);
 
 }  // namespace dsinfer::ops

@@ -282,14 +282,14 @@ TEST_P(MoeExpertsTest, AccumulatesTheWeightedExpertOutputs) {
   SCOPED_TRACE(::testing::Message() << "seed " << random.seed());
   const bool fp8 = GetParam();
   const int64_t tokens = 13, hidden = 160, intermediate = 96, top_k = 3, experts_count = 8;
+  auto make = [&](int64_t rows, int64_t columns) {
+    ops::LinearWeight weight;
+    if (fp8) return op_testing::quantize_weight_blocks(random.normal_tensor({rows, columns}, 0.1f));
+    weight.weight = random.normal_bf16({rows, columns}, 0.1f);
+    return weight;
+  };
   std::vector<ops::MlpWeights> experts(experts_count);
   for (auto& expert : experts) {
-    auto make = [&](int64_t rows, int64_t columns) {
-      ops::LinearWeight weight;
-      if (fp8) return op_testing::quantize_weight_blocks(random.normal_tensor({rows, columns}, 0.1f));
-      weight.weight = random.normal_bf16({rows, columns}, 0.1f);
-      return weight;
-    };
     expert.gate_proj = make(intermediate, hidden);
     expert.up_proj = make(intermediate, hidden);
     expert.down_proj = make(hidden, intermediate);
@@ -307,6 +307,7 @@ TEST_P(MoeExpertsTest, AccumulatesTheWeightedExpertOutputs) {
   }
   Tensor output = random.normal_tensor({tokens, hidden});  // stands for the shared experts' output
   std::vector<double> expected = op_testing::to_doubles(output);
+  const std::vector<double> shared_values = expected;  // (Tensor copies share memory; these do not)
   for (int64_t t = 0; t < tokens; ++t)
     for (int64_t j = 0; j < top_k; ++j) {
       auto y = expert_reference(experts[ids.data_as<int32_t>()[t * top_k + j]], input.data_as<float>() + t * hidden, hidden);
@@ -325,6 +326,18 @@ TEST_P(MoeExpertsTest, AccumulatesTheWeightedExpertOutputs) {
   Tensor ordered_output = shared_part;  // accumulates onto the same shared-expert part
   ops::moe_experts(input, ids, weights, order, experts, ordered_output);
   EXPECT_EQ(op_testing::to_doubles(ordered_output), op_testing::to_doubles(output));
+
+  // With shared experts (twice an expert's width) in the op: their output replaces whatever `output` held.
+  ops::MlpWeights shared{make(2 * intermediate, hidden), make(2 * intermediate, hidden), make(hidden, 2 * intermediate)};
+  std::vector<double> expected_with_shared = expected;
+  for (int64_t t = 0; t < tokens; ++t) {
+    auto y = expert_reference(shared, input.data_as<float>() + t * hidden, hidden);
+    for (int64_t h = 0; h < hidden; ++h)
+      expected_with_shared[t * hidden + h] += y[h] - shared_values[t * hidden + h];
+  }
+  Tensor overwritten = random.normal_tensor({tokens, hidden}, 100.0f);
+  ops::moe_experts(input, ids, weights, order, experts, shared, overwritten);
+  EXPECT_LT(op_testing::relative_l2(op_testing::to_doubles(overwritten), expected_with_shared), 1e-6);
 }
 
 INSTANTIATE_TEST_SUITE_P(WeightFormats, MoeExpertsTest, ::testing::Values(false, true),

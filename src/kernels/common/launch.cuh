@@ -20,9 +20,10 @@ namespace dsinfer::cuda {
 
 bool programmatic_launch_enabled();  // false when DSINFER_CUDA_PDL=0 (read once; kernels/runtime/device.cpp)
 
-// Profiling aid: true for the kernel names listed in DSINFER_CUDA_SKIP_KERNELS (comma-separated). A skipped
-// launch does nothing, so a step's time with and without a kernel class gives that class's share of a CUDA-graph
-// step (no profiler sees inside graph replays here). Results are wrong while anything is skipped: benchmarks only.
+// Profiling aid: true for the kernel names (or name prefixes) listed in DSINFER_CUDA_SKIP_KERNELS (comma-separated).
+// A skipped launch does nothing, so a step's time with and without a kernel class gives that class's share of a
+// CUDA-graph step (no profiler sees inside graph replays here). Results are wrong while anything is skipped:
+// benchmarks only.
 bool kernel_skipped_for_profiling(const char* name);
 
 __device__ __forceinline__ void wait_for_previous_kernel() {

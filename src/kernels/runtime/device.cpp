@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 #include <mutex>
 
@@ -107,8 +108,9 @@ bool programmatic_launch_enabled() {
 }
 
 bool kernel_skipped_for_profiling(const char* name) {
-  // DSINFER_CUDA_SKIP_KERNELS="a,b": comma-separated kernel names (the names launch_kernel is given, or
-  // "cublaslt_batched"); read once. Empty / unset: nothing is skipped.
+  // DSINFER_CUDA_SKIP_KERNELS="a,b": comma-separated kernel names or name prefixes (of the names launch_kernel
+  // is given, or "cublaslt_batched"; "skinny_gemm_kernel" also skips "skinny_gemm_kernel (grouped)"); read
+  // once. Empty / unset: nothing is skipped.
   static const std::vector<std::string> skipped = [] {
     std::vector<std::string> names;
     const char* setting = std::getenv("DSINFER_CUDA_SKIP_KERNELS");
@@ -126,7 +128,7 @@ bool kernel_skipped_for_profiling(const char* name) {
   }();
   if (skipped.empty()) return false;
   for (const std::string& skip : skipped)
-    if (skip == name) return true;
+    if (std::string_view(name).substr(0, skip.size()) == skip) return true;
   return false;
 }
 

@@ -33,7 +33,8 @@ void moe_route(const Tensor& hidden, const LinearWeight& router, const Tensor& c
                const MoeRoutingParams& params, Tensor& router_logits, Tensor& topk_ids, Tensor& topk_weights,
                ExpertOrder* order);  // order may be null
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder* order,
-                 const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations);  // null: sorts
+                 const std::vector<MlpWeights>& experts, const MlpWeights* shared_experts, Tensor& output,
+                 bool quantize_activations);  // order null: sorts; shared_experts null: none (accumulates)
 void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsilon, const Tensor& positions,
                      const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache, bool quantize_latent,
                      Tensor* rope_query);  // rope_query may be null

@@ -9,7 +9,9 @@
 // The grouped GEMMs find each expert's tensors through a device table of addresses (no stacking needed). They
 // are the skinny kernel for up to 8 tokens (each expert's rows read its weights once, one CTA per active
 // expert and 8 or 16 features), the tiled tensor-core kernel for more, and the CUDA-core F32 kernel under F32
-// activations.
+// activations. With shared experts, output = shared(x) + the combine: on the skinny kernel the shared experts
+// are the dense set of both grouped launches (their CTAs beside the experts', two launches fewer on the
+// layer's chain); otherwise they run first as silu_gated_linear + linear into the output.
 #include <map>
 #include <mutex>
 
@@ -35,11 +37,19 @@ static_assert(kExpertOrderRowsPerTile == dsinfer::cuda::kGroupedRowsPerTile,
 
 enum ExpertTable { kGate, kUp, kDown, kGateScales, kUpScales, kDownScales, kTables };
 
-// Device tables of every expert's weight and scale addresses ([kTables][experts] pointers), so the grouped
-// GEMMs find expert e's tensors wherever the loader put them. Built once per expert list; each call compares
-// the list's addresses with the cached ones on the host (a few hundred compares) and rebuilds if they moved.
-// The first forward of a shape runs eagerly before any CUDA graph capture, so the build never happens inside one.
-const void* const* expert_tables(const std::vector<MlpWeights>& experts) {
+// Where the grouped GEMMs find expert e's tensors: device tables of every expert's weight and scale addresses
+// ([kTables][experts] pointers), wherever the loader put them; and, for each kind of tensor the loader stacked at
+// one stride (the CUDA loader does), that base and stride, so a CTA computes the address instead of loading it.
+struct ExpertTensors {
+  const void* const* tables;
+  const void* bases[kTables];  // null where the experts' tensors of that kind are not evenly strided
+  int64_t strides[kTables];    // bytes
+};
+
+// Built once per expert list; each call compares the list's addresses with the cached ones on the host (a few
+// hundred compares) and rebuilds if they moved. The first forward of a shape runs eagerly before any CUDA graph
+// capture, so the build never happens inside one.
+ExpertTensors expert_tensors(const std::vector<MlpWeights>& experts) {
   struct Cached {
     std::vector<const void*> addresses;
     Tensor device;
@@ -71,14 +81,33 @@ const void* const* expert_tables(const std::vector<MlpWeights>& experts) {
     ops::cuda::copy(host, cached.device);
     cached.addresses = std::move(addresses);
   }
-  return cached.device.data_as<const void* const>();
+  ExpertTensors tensors{cached.device.data_as<const void* const>(), {}, {}};
+  for (int kind = 0; kind < kTables; ++kind) {
+    const auto* first_address = static_cast<const uint8_t*>(cached.addresses[kind * count]);
+    const int64_t stride = count > 1 ? static_cast<const uint8_t*>(cached.addresses[kind * count + 1]) - first_address : 0;
+    bool even = first_address != nullptr && stride > 0;
+    for (size_t e = 2; even && e < count; ++e)
+      even = static_cast<const uint8_t*>(cached.addresses[kind * count + e]) == first_address + e * stride;
+    tensors.bases[kind] = even ? first_address : nullptr;
+    tensors.strides[kind] = even ? stride : 0;
+  }
+  return tensors;
 }
 
 // The expert GEMM of `params` on the kernel for this batch (see the file comment).
 enum class ExpertKernel { kSkinny, kTiled, kFloat32 };
 
+// Skinny kernel only: `dense` (may be null) the shared experts' part of this launch; `stacked` the bases and
+// strides of params' weights and scales (weight0, weight1, scales0, scales1; null bases where not stacked).
+struct StackedExperts {
+  const void* weights[2];
+  const float* scales[2];
+  int64_t weight_strides[2], scale_strides[2];
+};
+
 void run_expert_gemm(const dsinfer::cuda::GroupedGemmParams& params, ExpertKernel kernel, bool fp8, bool gated,
-                     const int32_t* active_experts, cudaStream_t stream) {
+                     const int32_t* active_experts, const dsinfer::cuda::SkinnyDenseSet* dense,
+                     const StackedExperts& stacked, cudaStream_t stream) {
   if (kernel == ExpertKernel::kFloat32) {
     dsinfer::cuda::grouped_gemm_fp8_f32(params, gated, stream);
     return;
@@ -98,30 +127,61 @@ void run_expert_gemm(const dsinfer::cuda::GroupedGemmParams& params, ExpertKerne
   skinny.experts = params.experts;
   skinny.a_row_slots = params.a_row_slots;
   skinny.a_row_divisor = params.a_row_divisor;
-  auto projection = [&](const void* const* weights, const float* const* scales) {
+  auto projection = [&](const void* const* weights, const float* const* scales, int which) {
     dsinfer::cuda::SkinnyProjection result{};
     result.weight_experts = weights;
     result.scale_experts = scales;
+    if (stacked.weights[which] != nullptr && (!fp8 || stacked.scales[which] != nullptr)) {
+      result.weight = stacked.weights[which];
+      result.expert_weight_bytes = stacked.weight_strides[which];
+      result.scales = stacked.scales[which];
+      result.expert_scale_bytes = stacked.scale_strides[which];
+    }
     result.scale_row_length = (params.k + 127) / 128;  // each expert's weight_scale_inv [ceil(n/128), ceil(k/128)]
     result.n = params.n;
     result.out = params.out;
     result.out_f32 = params.out_f32;
     return result;
   };
-  skinny.projections[0] = projection(params.weight0_experts, params.weight0_scale_experts);
+  skinny.projections[0] = projection(params.weight0_experts, params.weight0_scale_experts, 0);
   skinny.projection_count = 1;
   if (gated) {
-    skinny.projections[1] = projection(params.weight1_experts, params.weight1_scale_experts);
+    skinny.projections[1] = projection(params.weight1_experts, params.weight1_scale_experts, 1);
     skinny.projection_count = 2;
     skinny.gated = true;
   }
+  if (dense != nullptr) skinny.dense = *dense;
   dsinfer::cuda::skinny_gemm(skinny, fp8, stream);
+}
+
+// The shared experts' projections as the skinny kernel's dense set, reading `a` ([tokens, k], with FP8 scales).
+dsinfer::cuda::SkinnyDenseSet dense_set(const void* a, const float* a_scales, int64_t a_scales_stride, int64_t tokens,
+                                        int64_t k, const LinearWeight& first, const LinearWeight* second, void* out,
+                                        bool out_f32) {
+  dsinfer::cuda::SkinnyDenseSet dense{};
+  dense.a = a;
+  dense.a_scales = a_scales;
+  dense.a_scales_stride = a_scales_stride;
+  dense.k = k;
+  dense.rows = tokens;
+  const LinearWeight* weights[2] = {&first, second};
+  for (int p = 0; p < (second != nullptr ? 2 : 1); ++p) {
+    dsinfer::cuda::SkinnyProjection& projection = dense.projections[p];
+    projection.weight = weights[p]->weight.data();
+    projection.scales = weights[p]->is_fp8() ? weights[p]->scale_inv.data_as<const float>() : nullptr;
+    projection.scale_row_length = weights[p]->is_fp8() ? weights[p]->scale_inv.dim(1) : 0;
+    projection.n = weights[p]->out_features();
+    projection.out = out;
+    projection.out_f32 = out_f32;
+  }
+  return dense;
 }
 
 }  // namespace
 
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder* order,
-                 const std::vector<MlpWeights>& experts, Tensor& output, bool /*quantize_activations*/) {
+                 const std::vector<MlpWeights>& experts, const MlpWeights* shared_experts, Tensor& output,
+                 bool /*quantize_activations*/) {
   dsinfer::cuda::OpTimer timer("moe_experts");
   // BF16 activations, or F32 (the F32-activation mode: FP8 experts quantize their input from F32, sum on the
   // CUDA cores in float32 and write F32 expert rows, so nothing on the way is rounded to BF16).
@@ -148,6 +208,16 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
   const ExpertKernel kernel = f32                                      ? ExpertKernel::kFloat32
                               : tokens <= dsinfer::cuda::kSkinnyMaxRows ? ExpertKernel::kSkinny
                                                                         : ExpertKernel::kTiled;
+  // The shared experts beside the routed ones in the skinny launches, or first on their own (output = theirs).
+  const bool dense_shared = shared_experts != nullptr && kernel == ExpertKernel::kSkinny;
+  if (shared_experts != nullptr && !dense_shared) {
+    const int64_t shared_intermediate = shared_experts->gate_proj.out_features();
+    Tensor shared_activation = Tensor::view(
+        scratch(ScratchSlot::kMoeRows, tokens * shared_intermediate * dtype_size(input.dtype())),
+        {tokens, shared_intermediate}, input.dtype(), Device::kCuda);  // [T, I_shared]
+    cuda::silu_gated_linear(input, shared_experts->gate_proj, shared_experts->up_proj, shared_activation, fp8);
+    cuda::linear(shared_activation, shared_experts->down_proj, output, fp8);
+  }
 
   const int32_t *expert_offsets, *tile_offsets, *active_experts, *sorted_slots, *slot_positions;
   if (order != nullptr) {
@@ -172,8 +242,18 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
     slot_positions = own_positions;
   }
 
-  const void* const* tables = expert_tables(experts);
+  const ExpertTensors tensors = expert_tensors(experts);
+  const void* const* tables = tensors.tables;
   auto table = [&](ExpertTable which) { return tables + which * expert_count; };
+  auto stacked = [&](ExpertTable first, ExpertTable second, ExpertTable first_scales, ExpertTable second_scales) {
+    return StackedExperts{{tensors.bases[first], tensors.bases[second]},
+                          {static_cast<const float*>(tensors.bases[first_scales]),
+                           static_cast<const float*>(tensors.bases[second_scales])},
+                          {tensors.strides[first], tensors.strides[second]},
+                          {tensors.strides[first_scales], tensors.strides[second_scales]}};
+  };
+  const StackedExperts gate_up_stacked = stacked(kGate, kUp, kGateScales, kUpScales);
+  const StackedExperts down_stacked = stacked(kDown, kDown, kDownScales, kDownScales);
   auto scale_table = [&](ExpertTable which) { return reinterpret_cast<const float* const*>(table(which)); };
 
   dsinfer::cuda::GroupedGemmParams gate_up{};
@@ -189,8 +269,13 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
   gate_up.rows = rows;
   gate_up.n = intermediate;
   gate_up.k = hidden;
-  // [rows, intermediate]: F32 on the FP8 path (quantized next, from float like the CPU twin), else BF16.
-  void* activation = scratch(ScratchSlot::kMoeRows, rows * intermediate * (fp8 ? sizeof(float) : 2));
+  // [rows, intermediate]: F32 on the FP8 path (quantized next, from float like the CPU twin), else BF16; then
+  // the dense shared experts' [tokens, shared_intermediate] likewise.
+  const int64_t shared_intermediate = dense_shared ? shared_experts->gate_proj.out_features() : 0;
+  const size_t activation_bytes = fp8 ? sizeof(float) : 2;
+  auto* activation = static_cast<uint8_t*>(
+      scratch(ScratchSlot::kMoeRows, (rows * intermediate + tokens * shared_intermediate) * activation_bytes));
+  uint8_t* shared_activation = activation + rows * intermediate * activation_bytes;
   gate_up.out = activation;
   gate_up.out_f32 = fp8;
 
@@ -208,30 +293,60 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
   down.out = expert_rows;
   down.out_f32 = f32;
 
+  // The shared experts as the dense sets: gate + up on the token rows, then down into `output`.
+  dsinfer::cuda::SkinnyDenseSet shared_gate_up{}, shared_down{};
+  auto dense_sets = [&](const void* input_rows, const float* input_scales, const void* activation_rows,
+                        const float* activation_scales, int64_t activation_scales_stride) {
+    if (!dense_shared) return;
+    shared_gate_up = dense_set(input_rows, input_scales, tokens, tokens, hidden, shared_experts->gate_proj,
+                               &shared_experts->up_proj, shared_activation, /*out_f32=*/fp8);
+    shared_down = dense_set(activation_rows, activation_scales, activation_scales_stride, tokens, shared_intermediate,
+                            shared_experts->down_proj, nullptr, output.data(), /*out_f32=*/false);
+  };
+  const dsinfer::cuda::SkinnyDenseSet* gate_up_dense = dense_shared ? &shared_gate_up : nullptr;
+  const dsinfer::cuda::SkinnyDenseSet* down_dense = dense_shared ? &shared_down : nullptr;
+
   if (fp8) {
     const int64_t hidden_blocks = (hidden + 127) / 128, intermediate_blocks = (intermediate + 127) / 128;
+    const int64_t shared_blocks = (shared_intermediate + 127) / 128;
     auto* quantized_input = scratch_as<uint8_t>(ScratchSlot::kQuantizedActivations, tokens * hidden);
     float* input_scales = scratch_as<float>(ScratchSlot::kActivationScales, hidden_blocks * tokens);
     dsinfer::cuda::quantize_fp8_groups(input.data(), input.dtype(), hidden, quantized_input, input_scales, tokens, tokens,
                                        hidden, stream);
+    // e4m3 copies of the expert rows' activations (then the shared experts'), with their scales. When the
+    // shared experts are as wide as one expert (V3 under TP8), their rows just follow: one quantization.
+    const bool one_quantization = dense_shared && shared_intermediate == intermediate;
+    const int64_t routed_scales_stride = one_quantization ? rows + tokens : rows;
+    auto* quantized_activation =
+        scratch_as<uint8_t>(ScratchSlot::kGemmOutput, rows * intermediate + tokens * shared_intermediate);
+    auto* activation_scales =
+        scratch_as<float>(ScratchSlot::kMoeRowScales, intermediate_blocks * rows + shared_blocks * tokens);
+    uint8_t* quantized_shared = quantized_activation + rows * intermediate;
+    float* shared_scales = one_quantization ? activation_scales + rows : activation_scales + intermediate_blocks * rows;
+    dense_sets(quantized_input, input_scales, quantized_shared, shared_scales,
+               one_quantization ? routed_scales_stride : tokens);
     gate_up.a = quantized_input;
     gate_up.a_scales = input_scales;
     gate_up.a_scales_stride = tokens;
-    run_expert_gemm(gate_up, kernel, /*fp8=*/true, /*gated=*/true, active_experts, stream);
+    run_expert_gemm(gate_up, kernel, /*fp8=*/true, /*gated=*/true, active_experts, gate_up_dense, gate_up_stacked, stream);
 
-    auto* quantized_activation = scratch_as<uint8_t>(ScratchSlot::kGemmOutput, rows * intermediate);
-    float* activation_scales = scratch_as<float>(ScratchSlot::kMoeRowScales, intermediate_blocks * rows);
+    const int64_t quantized_rows = one_quantization ? rows + tokens : rows;
     dsinfer::cuda::quantize_fp8_groups(activation, DType::kF32, intermediate, quantized_activation, activation_scales,
-                                       rows, rows, intermediate, stream);
+                                       quantized_rows, quantized_rows, intermediate, stream);
+    if (dense_shared && !one_quantization) {
+      dsinfer::cuda::quantize_fp8_groups(shared_activation, DType::kF32, shared_intermediate, quantized_shared,
+                                         shared_scales, tokens, tokens, shared_intermediate, stream);
+    }
     down.a = quantized_activation;
     down.a_scales = activation_scales;
-    down.a_scales_stride = rows;
-    run_expert_gemm(down, kernel, /*fp8=*/true, /*gated=*/false, active_experts, stream);
+    down.a_scales_stride = routed_scales_stride;
+    run_expert_gemm(down, kernel, /*fp8=*/true, /*gated=*/false, active_experts, down_dense, down_stacked, stream);
   } else {
+    dense_sets(input.data(), nullptr, shared_activation, nullptr, 0);
     gate_up.a = input.data();
-    run_expert_gemm(gate_up, kernel, /*fp8=*/false, /*gated=*/true, active_experts, stream);
+    run_expert_gemm(gate_up, kernel, /*fp8=*/false, /*gated=*/true, active_experts, gate_up_dense, gate_up_stacked, stream);
     down.a = activation;
-    run_expert_gemm(down, kernel, /*fp8=*/false, /*gated=*/false, active_experts, stream);
+    run_expert_gemm(down, kernel, /*fp8=*/false, /*gated=*/false, active_experts, down_dense, down_stacked, stream);
   }
   dsinfer::cuda::moe_combine(expert_rows, f32 ? DType::kF32 : DType::kBF16, slot_positions,
                              topk_weights.data_as<const float>(), tokens, static_cast<int>(top_k), hidden, output.data(),

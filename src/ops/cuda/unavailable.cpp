@@ -33,7 +33,7 @@ void moe_route(const Tensor&, const LinearWeight&, const Tensor&, const MoeRouti
   unavailable("moe_route");
 }
 void moe_experts(const Tensor&, const Tensor&, const Tensor&, const ExpertOrder*, const std::vector<MlpWeights>&,
-                 Tensor&, bool) {
+                 const MlpWeights*, Tensor&, bool) {
   unavailable("moe_experts");
 }
 void mla_cache_write(const Tensor&, const Tensor&, double, const Tensor&, const Tensor&, const Tensor&, Tensor&, bool,

@@ -5,7 +5,8 @@
 //   - one projection, or two projections of the same rows side by side (q_proj and kv_a_proj_with_mqa);
 //   - a gated pair: out = silu(a . gate^T) * (a . up^T) (an MLP's first half, no intermediate tensors);
 //   - either of those per routed expert: grouped by expert (moe_sort's order), each expert's rows against that
-//     expert's weights, found through device tables of addresses;
+//     expert's weights, found through device tables of addresses; optionally with one dense set of the same
+//     form beside the experts in the same launch (the MoE's shared experts, which need no routing);
 //   - one projection per batch item (BF16): item y's rows against item y's weights, A, weights and output
 //     advancing by strides (the absorbed MLA products, one item per attention head).
 #pragma once
@@ -19,14 +20,29 @@ namespace dsinfer::cuda {
 constexpr int64_t kSkinnyMaxRows = 8;  // the mma's n: rows per pass over the weights (more rows: more passes)
 
 struct SkinnyProjection {
-  const void* weight;                 // [n, k] e4m3 or BF16 (null when weight_experts is given)
-  const float* scales;                // e4m3: [ceil(n / 128), scale_row_length]
+  const void* weight;                 // [n, k] e4m3 or BF16; grouped: expert 0's when the experts are stacked
+  const float* scales;                // e4m3: [ceil(n / 128), scale_row_length]; grouped: likewise
   const void* const* weight_experts;  // grouped: expert e's weight at weight_experts[e] (device table)
   const float* const* scale_experts;  // grouped e4m3: expert e's scales
+  // Grouped, experts stacked (> 0): expert e's weight at weight + e * expert_weight_bytes and its scales at
+  // scales + e * expert_scale_bytes, computed rather than loaded from the tables.
+  int64_t expert_weight_bytes, expert_scale_bytes;
   int64_t scale_row_length;           // floats per scale row (>= ceil(k / 128))
   int64_t n;
   void* out;                          // [rows, n]
   bool out_f32;                       // F32 output, else BF16
+};
+
+// The dense set of a grouped launch: rows [0, rows) of `a` (read directly, no slots) against its own weights
+// (SkinnyProjection::weight / scales, not per expert), with its own k. Same projection count and gating as the
+// launch. Its CTAs come first in the launch and, knowing their weights without the sort, prefetch them.
+struct SkinnyDenseSet {
+  const void* a;             // [rows, k] e4m3 or BF16
+  const float* a_scales;     // e4m3: a_scales[kb * a_scales_stride + row]
+  int64_t a_scales_stride;
+  int64_t k;
+  int64_t rows;              // 0: no dense set
+  SkinnyProjection projections[2];
 };
 
 struct SkinnyGemmParams {
@@ -53,8 +69,9 @@ struct SkinnyGemmParams {
   // packed rows when 0; they apply to every launch.
   int batch_count;
   int64_t a_batch_bytes, weight_batch_bytes, out_batch_stride;
-  int64_t a_row_bytes;     // 0: k * element size
+  int64_t a_row_bytes;     // 0: k * element size (not applied to the dense set)
   int64_t out_row_stride;  // 0: n
+  SkinnyDenseSet dense;    // grouped launches only
 };
 
 // fp8: A and the weights are e4m3 (k a multiple of 16), else BF16 (k a multiple of 8).
