@@ -3,6 +3,7 @@
 // greedy rows included; plus the device argmax.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "gpu_testing.h"
@@ -93,6 +94,48 @@ TEST(SampleTokensGpu, SameIdsAsTheCpuTwin) {
     Tensor device_argmax = cuda::to_host(argmax);
     for (int64_t r = 0; r < rows; ++r)
       EXPECT_EQ(device_argmax.data_as<int32_t>()[r], host_argmax.data_as<int32_t>()[r]) << "argmax row " << r;
+  }
+}
+
+// argmax_rows splits each row over CTAs of 2048 values whose last one reduces the row: against the CPU twin on
+// vocabularies around that chunk and V2-Lite's, 1 to 130 rows, with the maximum tied across chunks, at chunk
+// edges and at the end, NaNs mixed in, an all-NaN row and an all -inf row. Each shape runs twice, and with
+// growing row counts, so the per-row tickets must come back to zero after every call.
+TEST(ArgmaxRowsGpu, MatchesTheCpuTwinOnTiesNansAndChunkEdges) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  for (int64_t vocab : {1, 7, 2048, 2049, 6000, 102400}) {
+    for (int64_t rows : {1, 5, 130}) {
+      SCOPED_TRACE(testing::Message() << rows << " rows of " << vocab);
+      Tensor logits = random.normal_tensor({rows, vocab}, 3.0f);
+      float* values = logits.data_as<float>();
+      for (int64_t r = 0; r < rows; ++r) {
+        float* row = values + r * vocab;
+        const int kind = static_cast<int>(r % 6);
+        if (kind == 1 || kind == 2) {  // the maximum at several places, in different chunks or at the edges
+          const int64_t places[] = {random.integer(0, static_cast<int>(vocab - 1)), std::min<int64_t>(2047, vocab - 1),
+                                    std::min<int64_t>(2048, vocab - 1), vocab - 1};
+          for (int64_t place : places) row[place] = 50.0f;
+        }
+        if (kind == 2 || kind == 3) {  // NaNs, the first value among them
+          row[0] = NAN;
+          for (int i = 0; i < 5; ++i) row[random.integer(0, static_cast<int>(vocab - 1))] = NAN;
+        }
+        if (kind == 4) std::fill_n(row, vocab, NAN);
+        if (kind == 5 && r >= 6) std::fill_n(row, vocab, -INFINITY);
+      }
+      Tensor expected = Tensor::empty({rows}, DType::kI32);
+      ops::argmax_rows(logits, expected);
+      Tensor device_logits = gpu_testing::to_gpu(logits);
+      for (int call = 0; call < 2; ++call) {
+        Tensor ids = gpu_testing::poisoned({rows}, DType::kI32);
+        ops::argmax_rows(device_logits, ids);
+        Tensor actual = cuda::to_host(ids);
+        for (int64_t r = 0; r < rows; ++r)
+          ASSERT_EQ(actual.data_as<int32_t>()[r], expected.data_as<int32_t>()[r]) << "call " << call << ", row " << r;
+      }
+    }
   }
 }
 

@@ -23,7 +23,8 @@ enum class ScratchSlot {
   kMoeRows,               // gathered / intermediate expert rows
   kMoeRowScales,          // their FP8 scales
   kMoeOutputs,            // expert outputs before the weighted combine
-  kSampling,              // sampler temporaries
+  kSampling,              // sampler temporaries (argmax_rows: its per-chunk keys)
+  kArgmaxTickets,         // argmax_rows: per-row counters, zero between calls
   kCount
 };
 
