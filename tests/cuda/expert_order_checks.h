@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "gpu_testing.h"
+#include "ops/expert_order.h"
 
 namespace dsinfer::gpu_testing {
 
@@ -51,6 +53,18 @@ inline void expect_sorted_by_expert(const Tensor& ids, int experts, int rows_per
     row_taken[position] = true;
     EXPECT_EQ(sorted.data_as<int32_t>()[position], i) << "row " << position;
   }
+}
+
+// A device expert order for `assignments` assignments, every buffer poisoned (0xFF bytes) and the per-assignment
+// ones allocated 40 entries longer, as the model's are (sized for its largest batch).
+inline ops::ExpertOrder poisoned_order(int experts, int64_t assignments) {
+  ops::ExpertOrder order;
+  order.expert_offsets = poisoned({experts + 1}, DType::kI32);
+  order.tile_offsets = poisoned({experts + 1}, DType::kI32);
+  order.active_experts = poisoned({experts + 1}, DType::kI32);
+  order.sorted_slots = poisoned({assignments + 40}, DType::kI32);
+  order.slot_positions = poisoned({assignments + 40}, DType::kI32);
+  return order.first_assignments(assignments);
 }
 
 }  // namespace dsinfer::gpu_testing

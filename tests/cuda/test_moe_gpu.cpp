@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <set>
 
+#include "expert_order_checks.h"
 #include "gpu_testing.h"
 #include "kernels/sm90/moe/moe_sort.h"
 #include "ops/moe_experts.h"
@@ -31,48 +32,6 @@ ops::MoeRoutingParams routing(ScoringFunc scoring, TopkMethod method, int expert
   params.normalize_top_k = normalize;
   params.routed_scaling_factor = scaling;
   return params;
-}
-
-// An expert sort of `ids` (host I32, one id per assignment) checked against a host count: offsets, tile
-// offsets and the active list are exact prefix sums over the experts, and every valid assignment gets a
-// distinct row inside its expert's range, sorted_slots pointing back at it; ids outside [0, experts) get -1.
-// The rest are host copies of the sort's outputs.
-void expect_sorted_by_expert(const Tensor& ids, int experts, int rows_per_tile, const Tensor& offsets,
-                             const Tensor& tiles, const Tensor& active, const Tensor& sorted,
-                             const Tensor& positions) {
-  const int64_t assignments = ids.numel();
-  std::vector<int32_t> counts(experts, 0);
-  for (int64_t i = 0; i < assignments; ++i) {
-    const int32_t id = ids.data_as<int32_t>()[i];
-    if (id >= 0 && id < experts) ++counts[id];
-  }
-  int32_t rows = 0, tile_count = 0, active_count = 0;
-  for (int e = 0; e < experts; ++e) {
-    ASSERT_EQ(offsets.data_as<int32_t>()[e], rows) << "expert " << e;
-    ASSERT_EQ(tiles.data_as<int32_t>()[e], tile_count) << "expert " << e;
-    if (counts[e] > 0) {
-      ASSERT_EQ(active.data_as<int32_t>()[active_count++], e);
-    }
-    rows += counts[e];
-    tile_count += (counts[e] + rows_per_tile - 1) / rows_per_tile;
-  }
-  ASSERT_EQ(offsets.data_as<int32_t>()[experts], rows);
-  ASSERT_EQ(tiles.data_as<int32_t>()[experts], tile_count);
-  ASSERT_EQ(active.data_as<int32_t>()[experts], active_count);
-
-  std::vector<bool> row_taken(rows, false);
-  for (int64_t i = 0; i < assignments; ++i) {
-    const int32_t id = ids.data_as<int32_t>()[i], position = positions.data_as<int32_t>()[i];
-    if (id < 0 || id >= experts) {
-      EXPECT_EQ(position, -1) << "assignment " << i << " of expert " << id;
-      continue;
-    }
-    ASSERT_GE(position, offsets.data_as<int32_t>()[id]) << "assignment " << i;
-    ASSERT_LT(position, offsets.data_as<int32_t>()[id + 1]) << "assignment " << i;
-    EXPECT_FALSE(row_taken[position]) << "row " << position << " given twice";
-    row_taken[position] = true;
-    EXPECT_EQ(sorted.data_as<int32_t>()[position], i) << "row " << position;
-  }
 }
 
 // The four routing configurations the routing tests cover: DeepSeek-V3, V2, V2-Lite and the tiny V3 fixture.
@@ -141,13 +100,7 @@ TEST(MoeRoutingGpu, FusedRoutingAndSortMatchCpuTwin) {
 
       Tensor device_ids = gpu_testing::poisoned({tokens, params.top_k}, DType::kI32);
       Tensor device_weights = gpu_testing::poisoned({tokens, params.top_k}, DType::kF32);
-      ops::ExpertOrder order;
-      order.expert_offsets = gpu_testing::poisoned({experts + 1}, DType::kI32);
-      order.tile_offsets = gpu_testing::poisoned({experts + 1}, DType::kI32);
-      order.active_experts = gpu_testing::poisoned({experts + 1}, DType::kI32);
-      order.sorted_slots = gpu_testing::poisoned({assignments + 40}, DType::kI32);
-      order.slot_positions = gpu_testing::poisoned({assignments + 40}, DType::kI32);
-      order = order.first_assignments(assignments);
+      ops::ExpertOrder order = gpu_testing::poisoned_order(experts, assignments);
       ops::moe_routing(to_gpu(logits), bias.defined() ? to_gpu(bias) : Tensor(), params, device_ids, device_weights,
                        &order);
       Tensor gpu_ids = cuda::to_host(device_ids), gpu_weights = cuda::to_host(device_weights);
@@ -163,9 +116,9 @@ TEST(MoeRoutingGpu, FusedRoutingAndSortMatchCpuTwin) {
 
       const Tensor offsets = cuda::to_host(order.expert_offsets), tiles = cuda::to_host(order.tile_offsets);
       const Tensor active = cuda::to_host(order.active_experts);
-      ASSERT_NO_FATAL_FAILURE(expect_sorted_by_expert(gpu_ids, experts, ops::kExpertOrderRowsPerTile, offsets, tiles,
-                                                      active, cuda::to_host(order.sorted_slots),
-                                                      cuda::to_host(order.slot_positions)));
+      ASSERT_NO_FATAL_FAILURE(gpu_testing::expect_sorted_by_expert(
+          gpu_ids, experts, ops::kExpertOrderRowsPerTile, offsets, tiles, active, cuda::to_host(order.sorted_slots),
+          cuda::to_host(order.slot_positions)));
       if (differing_choices == 0) {
         for (int e = 0; e <= experts; ++e) {
           ASSERT_EQ(offsets.data_as<int32_t>()[e], host_order.expert_offsets.data_as<int32_t>()[e]) << "expert " << e;
@@ -207,9 +160,9 @@ TEST(MoeSortGpu, CountsScansAndScattersLikeAHostCount) {
                      expert_offsets.data_as<int32_t>(), tile_offsets.data_as<int32_t>(),
                      active_experts.data_as<int32_t>(), sorted_slots.data_as<int32_t>(),
                      slot_positions.data_as<int32_t>(), cuda::current_stream());
-      ASSERT_NO_FATAL_FAILURE(expect_sorted_by_expert(ids, experts, rows_per_tile, cuda::to_host(expert_offsets),
-                                                      cuda::to_host(tile_offsets), cuda::to_host(active_experts),
-                                                      cuda::to_host(sorted_slots), cuda::to_host(slot_positions)));
+      ASSERT_NO_FATAL_FAILURE(gpu_testing::expect_sorted_by_expert(
+          ids, experts, rows_per_tile, cuda::to_host(expert_offsets), cuda::to_host(tile_offsets),
+          cuda::to_host(active_experts), cuda::to_host(sorted_slots), cuda::to_host(slot_positions)));
     }
   }
 }
@@ -232,7 +185,9 @@ ExpertSet make_experts(RandomSource& random, int experts, int64_t hidden, int64_
     const ops::LinearWeight& first = set.host[0].*member;
     Tensor stack = Tensor::empty({experts, rows, columns}, first.weight.dtype(), Device::kCuda);
     Tensor scale_stack;
-    if (fp8) scale_stack = Tensor::empty({experts, first.scale_inv.dim(0), first.scale_inv.dim(1)}, DType::kF32, Device::kCuda);
+    if (fp8)
+      scale_stack = Tensor::empty({experts, first.scale_inv.dim(0), first.scale_inv.dim(1)}, DType::kF32,
+                                  Device::kCuda);
     for (int e = 0; e < experts; ++e) {
       const ops::LinearWeight& host = set.host[e].*member;
       ops::LinearWeight device = host;

@@ -98,13 +98,7 @@ TEST(MoeRouteGpu, MatchesCpuTwinFusedAndFallback) {
       Tensor device_logits = gpu_testing::poisoned({tokens, experts}, DType::kF32);
       Tensor device_ids = gpu_testing::poisoned({tokens, top_k}, DType::kI32);
       Tensor device_weights = gpu_testing::poisoned({tokens, top_k}, DType::kF32);
-      ops::ExpertOrder order;  // poisoned, per-assignment buffers sized for more tokens, as the model's are
-      order.expert_offsets = gpu_testing::poisoned({experts + 1}, DType::kI32);
-      order.tile_offsets = gpu_testing::poisoned({experts + 1}, DType::kI32);
-      order.active_experts = gpu_testing::poisoned({experts + 1}, DType::kI32);
-      order.sorted_slots = gpu_testing::poisoned({assignments + 40}, DType::kI32);
-      order.slot_positions = gpu_testing::poisoned({assignments + 40}, DType::kI32);
-      order = order.first_assignments(assignments);
+      ops::ExpertOrder order = gpu_testing::poisoned_order(experts, assignments);
       ops::moe_route(to_gpu(input, DType::kBF16), device_router, device_bias, params, device_logits, device_ids,
                      device_weights, &order);
       const Routed gpu = download(device_logits, device_ids, device_weights, order);

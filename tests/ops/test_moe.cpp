@@ -328,7 +328,8 @@ TEST_P(MoeExpertsTest, AccumulatesTheWeightedExpertOutputs) {
   EXPECT_EQ(op_testing::to_doubles(ordered_output), op_testing::to_doubles(output));
 
   // With shared experts (twice an expert's width) in the op: their output replaces whatever `output` held.
-  ops::MlpWeights shared{make(2 * intermediate, hidden), make(2 * intermediate, hidden), make(hidden, 2 * intermediate)};
+  ops::MlpWeights shared{make(2 * intermediate, hidden), make(2 * intermediate, hidden),
+                         make(hidden, 2 * intermediate)};
   std::vector<double> expected_with_shared = expected;
   for (int64_t t = 0; t < tokens; ++t) {
     auto y = expert_reference(shared, input.data_as<float>() + t * hidden, hidden);

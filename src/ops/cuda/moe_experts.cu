@@ -186,8 +186,9 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
   // BF16 activations, or F32 (the F32-activation mode: FP8 experts quantize their input from F32, sum on the
   // CUDA cores in float32 and write F32 expert rows, so nothing on the way is rounded to BF16).
   const bool f32 = input.dtype() == DType::kF32;
-  DSINFER_CHECK((input.dtype() == DType::kBF16 || f32) && output.dtype() == input.dtype(), "ops::moe_experts on CUDA: input ",
-                input.describe(), " and output ", output.describe(), " must both be BF16 or both F32");
+  DSINFER_CHECK((input.dtype() == DType::kBF16 || f32) && output.dtype() == input.dtype(),
+                "ops::moe_experts on CUDA: input ", input.describe(), " and output ", output.describe(),
+                " must both be BF16 or both F32");
   const int64_t tokens = input.dim(0), hidden = input.dim(1), top_k = topk_ids.dim(1);
   const int expert_count = static_cast<int>(experts.size());
   if (tokens == 0) return;
@@ -311,8 +312,8 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
     const int64_t shared_blocks = (shared_intermediate + 127) / 128;
     auto* quantized_input = scratch_as<uint8_t>(ScratchSlot::kQuantizedActivations, tokens * hidden);
     float* input_scales = scratch_as<float>(ScratchSlot::kActivationScales, hidden_blocks * tokens);
-    dsinfer::cuda::quantize_fp8_groups(input.data(), input.dtype(), hidden, quantized_input, input_scales, tokens, tokens,
-                                       hidden, stream);
+    dsinfer::cuda::quantize_fp8_groups(input.data(), input.dtype(), hidden, quantized_input, input_scales,
+                                       tokens, tokens, hidden, stream);
     // e4m3 copies of the expert rows' activations (then the shared experts'), with their scales. When the
     // shared experts are as wide as one expert (V3 under TP8), their rows just follow: one quantization.
     const bool one_quantization = dense_shared && shared_intermediate == intermediate;
@@ -322,35 +323,42 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
     auto* activation_scales =
         scratch_as<float>(ScratchSlot::kMoeRowScales, intermediate_blocks * rows + shared_blocks * tokens);
     uint8_t* quantized_shared = quantized_activation + rows * intermediate;
-    float* shared_scales = one_quantization ? activation_scales + rows : activation_scales + intermediate_blocks * rows;
+    float* shared_scales =
+        one_quantization ? activation_scales + rows : activation_scales + intermediate_blocks * rows;
     dense_sets(quantized_input, input_scales, quantized_shared, shared_scales,
                one_quantization ? routed_scales_stride : tokens);
     gate_up.a = quantized_input;
     gate_up.a_scales = input_scales;
     gate_up.a_scales_stride = tokens;
-    run_expert_gemm(gate_up, kernel, /*fp8=*/true, /*gated=*/true, active_experts, gate_up_dense, gate_up_stacked, stream);
+    run_expert_gemm(gate_up, kernel, /*fp8=*/true, /*gated=*/true, active_experts, gate_up_dense,
+                    gate_up_stacked, stream);
 
     const int64_t quantized_rows = one_quantization ? rows + tokens : rows;
-    dsinfer::cuda::quantize_fp8_groups(activation, DType::kF32, intermediate, quantized_activation, activation_scales,
-                                       quantized_rows, quantized_rows, intermediate, stream);
+    dsinfer::cuda::quantize_fp8_groups(activation, DType::kF32, intermediate, quantized_activation,
+                                       activation_scales, quantized_rows, quantized_rows, intermediate,
+                                       stream);
     if (dense_shared && !one_quantization) {
-      dsinfer::cuda::quantize_fp8_groups(shared_activation, DType::kF32, shared_intermediate, quantized_shared,
-                                         shared_scales, tokens, tokens, shared_intermediate, stream);
+      dsinfer::cuda::quantize_fp8_groups(shared_activation, DType::kF32, shared_intermediate,
+                                         quantized_shared, shared_scales, tokens, tokens, shared_intermediate,
+                                         stream);
     }
     down.a = quantized_activation;
     down.a_scales = activation_scales;
     down.a_scales_stride = routed_scales_stride;
-    run_expert_gemm(down, kernel, /*fp8=*/true, /*gated=*/false, active_experts, down_dense, down_stacked, stream);
+    run_expert_gemm(down, kernel, /*fp8=*/true, /*gated=*/false, active_experts, down_dense, down_stacked,
+                    stream);
   } else {
     dense_sets(input.data(), nullptr, shared_activation, nullptr, 0);
     gate_up.a = input.data();
-    run_expert_gemm(gate_up, kernel, /*fp8=*/false, /*gated=*/true, active_experts, gate_up_dense, gate_up_stacked, stream);
+    run_expert_gemm(gate_up, kernel, /*fp8=*/false, /*gated=*/true, active_experts, gate_up_dense,
+                    gate_up_stacked, stream);
     down.a = activation;
-    run_expert_gemm(down, kernel, /*fp8=*/false, /*gated=*/false, active_experts, down_dense, down_stacked, stream);
+    run_expert_gemm(down, kernel, /*fp8=*/false, /*gated=*/false, active_experts, down_dense, down_stacked,
+                    stream);
   }
   dsinfer::cuda::moe_combine(expert_rows, f32 ? DType::kF32 : DType::kBF16, slot_positions,
-                             topk_weights.data_as<const float>(), tokens, static_cast<int>(top_k), hidden, output.data(),
-                             output.dtype(), stream);
+                             topk_weights.data_as<const float>(), tokens, static_cast<int>(top_k), hidden,
+                             output.data(), output.dtype(), stream);
 }
 
 }  // namespace dsinfer::ops::cuda

@@ -60,7 +60,8 @@ __host__ __device__ __forceinline__ int64_t feature_blocks_of(const SkinnyProjec
 // kGrouped: a grouped launch (params.expert_offsets set), a template parameter so the plain and batched forms
 // carry none of its CTA numbering in their registers. kOccupancy: the launch bound's CTAs per SM (0: none).
 template <bool kFp8, bool kGated, bool kGrouped, int kOccupancy>
-__global__ void __launch_bounds__(kWarps * 32, kOccupancy) skinny_gemm_kernel(const __grid_constant__ SkinnyGemmParams params) {
+__global__ void __launch_bounds__(kWarps * 32, kOccupancy)
+    skinny_gemm_kernel(const __grid_constant__ SkinnyGemmParams params) {
   constexpr int kFeatures = kGated ? kWeightRows / 2 : kWeightRows;  // output features per CTA
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
   allow_next_kernel();
@@ -156,9 +157,12 @@ __global__ void __launch_bounds__(kWarps * 32, kOccupancy) skinny_gemm_kernel(co
   };
   // Weights are not written during a step: a CTA that knows its weights loads their first round into
   // registers and copies the second into shared memory (each thread its own vectors, so no barrier) before
-  // waiting for the previous kernel. (A routed CTA learns its expert from the sort, which earlier kernels write.)
+  // waiting for the previous kernel. (A routed CTA learns its expert from the sort, which earlier kernels
+  // write.)
   __shared__ uint4 staged[kUnroll * 2 * 2][kWarps * 32];  // [(u, step, low / high)][thread]: the second round
-  auto staged_slot = [&](int u, int step, int high) -> uint4& { return staged[(u * 2 + step) * 2 + high][threadIdx.x]; };
+  auto staged_slot = [&](int u, int step, int high) -> uint4& {
+    return staged[(u * 2 + step) * 2 + high][threadIdx.x];
+  };
   const int64_t staged_block = warp + kUnroll * kWarps;  // this warp's second round
   bool second_round_staged = false;
   auto stage_second_round = [&] {
@@ -360,21 +364,27 @@ void skinny_gemm(const SkinnyGemmParams& params, bool fp8, cudaStream_t stream) 
     DSINFER_CHECK(grouped && dense.a != nullptr && dense.k > 0 && dense.k % (fp8 ? 16 : 8) == 0 &&
                       dense.rows <= kSkinnyMaxRows,
                   "skinny GEMM: a dense set runs beside experts only, with A, k a positive multiple of ",
-                  fp8 ? 16 : 8, " (k=", dense.k, ") and at most ", kSkinnyMaxRows, " rows (", dense.rows, ")");
-    DSINFER_CHECK(!fp8 || dense.a_scales != nullptr, "skinny GEMM: the FP8 dense set needs its activation scales");
+                  fp8 ? 16 : 8, " (k=", dense.k, ") and at most ", kSkinnyMaxRows, " rows (", dense.rows,
+                  ")");
+    DSINFER_CHECK(!fp8 || dense.a_scales != nullptr,
+                  "skinny GEMM: the FP8 dense set needs its activation scales");
     DSINFER_CHECK(!params.gated || dense.projections[0].n == dense.projections[1].n,
                   "skinny GEMM: the gated dense set needs gate and up of one width");
     for (int p = 0; p < params.projection_count; ++p) {
       const SkinnyProjection& projection = dense.projections[p];
       DSINFER_CHECK(projection.n > 0 && projection.out != nullptr && projection.weight != nullptr &&
-                        (!fp8 || (projection.scales != nullptr && projection.scale_row_length >= (dense.k + 127) / 128)),
+                        (!fp8 || (projection.scales != nullptr &&
+                                  projection.scale_row_length >= (dense.k + 127) / 128)),
                     "skinny GEMM: dense projection ", p, " lacks its width, output, weights or block scales");
     }
   }
-  DSINFER_CHECK(params.a_row_bytes == 0 || (params.a_row_bytes % 16 == 0 && params.a_row_bytes >= params.k * (fp8 ? 1 : 2)),
-                "skinny GEMM: A row stride of ", params.a_row_bytes, " bytes (16-byte aligned, at least one row)");
-  DSINFER_CHECK(params.a_batch_bytes % 16 == 0 && params.weight_batch_bytes % 16 == 0, "skinny GEMM: batch strides of ",
-                params.a_batch_bytes, " (A) and ", params.weight_batch_bytes, " (weights) bytes must be 16-byte aligned");
+  DSINFER_CHECK(params.a_row_bytes == 0 ||
+                    (params.a_row_bytes % 16 == 0 && params.a_row_bytes >= params.k * (fp8 ? 1 : 2)),
+                "skinny GEMM: A row stride of ", params.a_row_bytes,
+                " bytes (16-byte aligned, at least one row)");
+  DSINFER_CHECK(params.a_batch_bytes % 16 == 0 && params.weight_batch_bytes % 16 == 0,
+                "skinny GEMM: batch strides of ", params.a_batch_bytes, " (A) and ",
+                params.weight_batch_bytes, " (weights) bytes must be 16-byte aligned");
   if (params.rows == 0) return;
   if (fp8) {
     if (params.gated) launch<true, true>(params, stream);
