@@ -31,24 +31,38 @@ class BrokenDevice : public ModelBackend {
   int64_t vocab_;
 };
 
+// A server on an ephemeral port over the broken device.
+class ApiServerHealth : public ::testing::Test {
+ protected:
+  ApiServerHealth()
+      : config_(load_model_config(std::string(kModel) + "/config.json")),
+        server_(options(), config_, std::make_unique<BrokenDevice>(config_.vocab_size)),
+        port_(server_.start()) {}
+
+  static ServerOptions options() {
+    ServerOptions options;
+    options.model_path = kModel;
+    options.port = 0;
+    return options;
+  }
+
+  const ModelConfig config_;
+  ApiServer server_;
+  const int port_;
+};
+
 std::string status_line(Client& client) {
   const std::string response = client.read_until("\r\n");
   return response.substr(0, response.find("\r\n"));
 }
 
-TEST(ApiServerHealth, ForwardsFailingInARowMakeTheServerUnhealthyAndEndIt) {
-  ServerOptions options;
-  options.model_path = kModel;
-  options.port = 0;
-  const ModelConfig config = load_model_config(std::string(kModel) + "/config.json");
-  ApiServer server(options, config, std::make_unique<BrokenDevice>(config.vocab_size));
-  const int port = server.start();
-  auto exit_code = std::async(std::launch::async, [&] { return server.run_until_signal(); });
+TEST_F(ApiServerHealth, ForwardsFailingInARowMakeTheServerUnhealthyAndEndIt) {
+  auto exit_code = std::async(std::launch::async, [&] { return server_.run_until_signal(); });
 
   const std::string body = R"({"input_ids": [0, 5, 6], "sampling_params": {"max_new_tokens": 2}})";
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(exit_code.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout) << "after " << i << " failures";
-    Client client(port);
+    Client client(port_);
     client.send(post("/generate", body));
     const std::string response = client.read_until("}}");
     EXPECT_NE(response.find("HTTP/1.1 500"), std::string::npos) << response;
@@ -58,20 +72,14 @@ TEST(ApiServerHealth, ForwardsFailingInARowMakeTheServerUnhealthyAndEndIt) {
   EXPECT_EQ(exit_code.get(), 1);
 }
 
-TEST(ApiServerHealth, HealthTurns503WhenTheEngineFails) {
-  ServerOptions options;
-  options.model_path = kModel;
-  options.port = 0;
-  const ModelConfig config = load_model_config(std::string(kModel) + "/config.json");
-  ApiServer server(options, config, std::make_unique<BrokenDevice>(config.vocab_size));
-  const int port = server.start();
+TEST_F(ApiServerHealth, HealthTurns503WhenTheEngineFails) {
   {
-    Client client(port);
+    Client client(port_);
     client.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_EQ(status_line(client), "HTTP/1.1 200 OK");
   }
   for (int i = 0; i < 3; ++i) {
-    Client client(port);
+    Client client(port_);
     client.send(post("/generate", R"({"input_ids": [0, 5], "sampling_params": {"max_new_tokens": 1}})"));
     client.read_until("}}");
   }
@@ -79,7 +87,7 @@ TEST(ApiServerHealth, HealthTurns503WhenTheEngineFails) {
   std::string health;
   for (int attempt = 0; attempt < 100 && health != "HTTP/1.1 503 Service Unavailable"; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    Client client(port);
+    Client client(port_);
     client.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
     health = status_line(client);
   }
