@@ -54,11 +54,9 @@ DeepseekModel::DeepseekModel(const ModelConfig& config, ModelWeights weights, Co
   w.attention = buffer(local_heads_ * config.v_head_dim, act);
   w.attention_out = buffer(hidden, act);
   w.mlp_out = buffer(hidden, act);
-  int64_t intermediate = 0;
+  int64_t intermediate = 0;  // the dense MLPs' (ops::moe_experts keeps the shared experts' own temporaries)
   for (int layer = 0; layer < config.num_hidden_layers; ++layer) {
-    intermediate = std::max(intermediate, config.is_moe_layer(layer)
-                                              ? config.moe_intermediate_size * config.n_shared_experts / tp
-                                              : config.intermediate_size / tp);
+    if (!config.is_moe_layer(layer)) intermediate = std::max(intermediate, config.intermediate_size / tp);
   }
   w.activation = buffer(std::max<int64_t>(intermediate, 1), act);
   if (config.n_routed_experts > 0) {

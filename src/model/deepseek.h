@@ -48,7 +48,7 @@ class DeepseekModel {
     Tensor attention;       // [M, heads * v_head_dim]
     Tensor attention_out;   // [M, H]
     Tensor mlp_out;         // [M, H]
-    Tensor activation;      // [M, widest local intermediate]: silu(gate) * up of the dense MLP or shared experts
+    Tensor activation;      // [M, widest local dense intermediate]: silu(gate) * up of the dense MLPs
     Tensor router_logits;   // [M, n_routed_experts] F32
     Tensor topk_ids;        // [M, top_k] I32
     Tensor topk_weights;    // [M, top_k] F32

@@ -45,6 +45,13 @@ Device check_routing(const char* op_name, const Tensor& router_logits, const Ten
   return device;
 }
 
+// The CPU routing of both ops (the order, when asked for, keeps assignment order within an expert).
+void route_on_cpu(const Tensor& router_logits, const Tensor& correction_bias, const MoeRoutingParams& params,
+                  Tensor& topk_ids, Tensor& topk_weights, ExpertOrder* order) {
+  cpu::moe_routing(router_logits, correction_bias, params, topk_ids, topk_weights);
+  if (order != nullptr) cpu::sort_by_expert(topk_ids, params.num_experts, *order);
+}
+
 }  // namespace
 
 void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, const MoeRoutingParams& params,
@@ -52,8 +59,7 @@ void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, con
   const Device device =
       check_routing("moe_routing", router_logits, correction_bias, params, topk_ids, topk_weights, order);
   if (device == Device::kCpu) {
-    cpu::moe_routing(router_logits, correction_bias, params, topk_ids, topk_weights);
-    if (order != nullptr) cpu::sort_by_expert(topk_ids, params.num_experts, *order);
+    route_on_cpu(router_logits, correction_bias, params, topk_ids, topk_weights, order);
   } else {
     cuda::moe_routing(router_logits, correction_bias, params, topk_ids, topk_weights, order);
   }
@@ -70,8 +76,7 @@ void moe_route(const Tensor& hidden, const LinearWeight& router, const Tensor& c
                 " must be on the device of router_logits ", router_logits.describe());
   if (device == Device::kCpu) {
     cpu::linear(hidden, router, router_logits, /*quantize_activations=*/false);
-    cpu::moe_routing(router_logits, correction_bias, params, topk_ids, topk_weights);
-    if (order != nullptr) cpu::sort_by_expert(topk_ids, params.num_experts, *order);
+    route_on_cpu(router_logits, correction_bias, params, topk_ids, topk_weights, order);
   } else {
     cuda::moe_route(hidden, router, correction_bias, params, router_logits, topk_ids, topk_weights, order);
   }
