@@ -16,7 +16,7 @@ DecodeGraphs::DecodeGraphs(int max_batch_size, const StepLimits& limits)
   DSINFER_CHECK(max_batch_size > 0 && max_batch_size <= limits.max_tokens, "--cuda-graph-max-bs ", max_batch_size,
                 " must be in [1, max batch tokens ", limits.max_tokens, "]");
   const int64_t width = max_batch_size_ + 2;
-  host_metadata_ = Tensor::empty({kMetadataRows, width}, DType::kI32);
+  host_metadata_ = ops::empty_staging({kMetadataRows, width}, DType::kI32, Device::kCuda);
   metadata_ = Tensor::empty({kMetadataRows, width}, DType::kI32, Device::kCuda);
 }
 
@@ -47,15 +47,17 @@ void DecodeGraphs::ensure_page_width(int pages_per_sequence) {
   int width = 16;
   while (width < pages_per_sequence) width *= 2;
   page_width_ = width;
-  host_pages_ = Tensor::zeros({max_batch_size_, width}, DType::kI32);
+  host_pages_ = ops::empty_staging({max_batch_size_, width}, DType::kI32, Device::kCuda);
+  std::fill_n(host_pages_.data_as<int32_t>(), host_pages_.numel(), 0);
   pages_ = Tensor::empty({max_batch_size_, width}, DType::kI32, Device::kCuda);
-  ops::copy(host_pages_, pages_);  // padding rows read page 0
+  ops::upload(host_pages_, pages_);  // padding rows read page 0
   drop_graphs();
 }
 
 StepInputs DecodeGraphs::fill_inputs(const ForwardBatch& batch, int bucket) {
   const int sequences = static_cast<int>(batch.sequences.size());
   const int page_size = limits_.page_size;
+  ops::wait_for_device(Device::kCuda);  // the last step's uploads have run: the staging buffers are free
   int pages_per_sequence = 1;
   for (const SequenceSlice& sequence : batch.sequences)
     pages_per_sequence = std::max(pages_per_sequence, (sequence.num_cached_tokens + 1 + page_size - 1) / page_size);
@@ -87,15 +89,16 @@ StepInputs DecodeGraphs::fill_inputs(const ForwardBatch& batch, int bucket) {
     metadata[kKvLength * width + s] = length;
   }
   metadata[kQueryStart * width + bucket + 1] = 0;  // the (empty) prefill group's offsets
-  ops::copy(host_metadata_, metadata_);
+  ops::upload(host_metadata_, metadata_);  // queued: the graph replay follows them on the stream
   Tensor used_pages = pages_.slice_rows(0, bucket);
-  ops::copy(host_pages_.slice_rows(0, bucket), used_pages);
+  ops::upload(host_pages_.slice_rows(0, bucket), used_pages);
 
   auto row = [&](int index, int64_t count) { return metadata_.slice_rows(index, index + 1).reshape({width}).slice_rows(0, count); };
   StepInputs inputs;
   inputs.num_tokens = bucket;
   inputs.num_decode_tokens = bucket;
   inputs.num_logit_rows = bucket;
+  inputs.logits_of_every_row = true;
   inputs.token_ids = row(kTokens, bucket);
   inputs.positions = row(kPositions, bucket);
   inputs.slots = row(kSlots, bucket);

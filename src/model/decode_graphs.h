@@ -43,6 +43,7 @@ class DecodeGraphs {
   int max_batch_size_;
   StepLimits limits_;
   int page_width_ = 0;             // page table row length the current graphs were captured with
+  // Host staging (ops::empty_staging) and device copies of the step metadata.
   Tensor host_metadata_, metadata_;  // [6, max + 2] I32: tokens, positions, slots, logit rows, query start, kv length
   Tensor host_pages_, pages_;      // [max, page_width_] I32
   std::map<int, Graph> graphs_;    // by bucket

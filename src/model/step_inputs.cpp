@@ -13,10 +13,11 @@ Tensor device_twin(const Tensor& host, Device device) {
   return device == Device::kCpu ? host : Tensor::empty(host.shape(), host.dtype(), device);
 }
 
-// Copies the first `count` elements of a flat host buffer into its device twin; returns the device view.
+// Queues the copy of the first `count` elements of a flat staging buffer into its device twin (none on the
+// CPU, where they are the same buffer); returns the device view.
 Tensor upload(const Tensor& host, const Tensor& device_buffer, int64_t count) {
   Tensor source = host.slice_rows(0, count), destination = device_buffer.slice_rows(0, count);
-  if (destination.data() != source.data()) ops::copy(source, destination);
+  if (destination.data() != source.data()) ops::upload(source, destination);
   return destination;
 }
 
@@ -52,9 +53,9 @@ StepInputPreparer::StepInputPreparer(const StepLimits& limits, Device device) : 
                 "step inputs: max tokens, page size and page count must be positive");
   const int64_t tokens = limits.max_tokens;
   for (Tensor* host : {&host_tokens_, &host_positions_, &host_slots_, &host_logit_rows_, &host_kv_length_}) {
-    *host = Tensor::empty({tokens}, DType::kI32);
+    *host = ops::empty_staging({tokens}, DType::kI32, device);
   }
-  host_query_start_ = Tensor::empty({tokens + 2}, DType::kI32);
+  host_query_start_ = ops::empty_staging({tokens + 2}, DType::kI32, device);
   tokens_ = device_twin(host_tokens_, device);
   positions_ = device_twin(host_positions_, device);
   slots_ = device_twin(host_slots_, device);
@@ -66,7 +67,7 @@ StepInputPreparer::StepInputPreparer(const StepLimits& limits, Device device) : 
 
 void StepInputPreparer::ensure_page_table_capacity(int64_t entries) {
   if (host_page_table_.defined() && host_page_table_.numel() >= entries) return;
-  host_page_table_ = Tensor::empty({entries}, DType::kI32);
+  host_page_table_ = ops::empty_staging({entries}, DType::kI32, device_);
   page_table_ = device_twin(host_page_table_, device_);
 }
 
@@ -92,6 +93,7 @@ const StepInputs& StepInputPreparer::prepare(const ForwardBatch& batch) {
     int64_t length = static_cast<int64_t>(sequence.num_cached_tokens) + sequence.num_new_tokens;
     pages_per_sequence = std::max(pages_per_sequence, (length + limits_.page_size - 1) / limits_.page_size);
   }
+  ops::wait_for_device(device_);  // the last step's uploads have run: the staging buffers are free
   ensure_page_table_capacity(pages_per_sequence * sequences);
 
   int32_t* tokens = host_tokens_.data_as<int32_t>();
@@ -142,6 +144,7 @@ const StepInputs& StepInputPreparer::prepare(const ForwardBatch& batch) {
   inputs.num_tokens = row;
   inputs.num_decode_tokens = decode_sequences;
   inputs.num_logit_rows = logit_count;
+  inputs.logits_of_every_row = logit_count == row;  // rows are listed ascending, once each
   inputs.token_ids = upload(host_tokens_, tokens_, row);
   inputs.positions = upload(host_positions_, positions_, row);
   inputs.slots = upload(host_slots_, slots_, row);

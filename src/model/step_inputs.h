@@ -19,6 +19,7 @@ struct StepInputs {
   Tensor positions;           // [T] I32: num_cached_tokens + i
   Tensor slots;               // [T] I32: page_table[position / page_size] * page_size + position % page_size
   Tensor logit_rows;          // [R] I32: the token rows whose logits are returned, in sequence order
+  bool logits_of_every_row = false;  // logit_rows is 0 .. T-1 (R == T): the lm_head reads the rows in place
   ops::AttentionBatch decode;   // sequences [0, D); query rows 0..D-1
   ops::AttentionBatch prefill;  // the rest; query rows relative to row D
 };

@@ -6,6 +6,7 @@
 
 #include "ops/expert_order.h"
 #include "ops/linear.h"
+#include "ops/routed_expert_rows.h"
 
 namespace dsinfer::ops {
 
@@ -38,8 +39,10 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
 // shared_experts is a gated MLP of any intermediate size (n_shared_experts * moe_intermediate_size, its TP
 // slice). The CPU runs silu_gated_linear + linear and then the routed experts; CUDA at decode sizes (up to 8
 // tokens) runs the shared experts' CTAs inside the routed experts' two GEMM launches.
+// unsummed (optional): the backend may leave the routed sum out of `output` and describe it there instead, for
+// the caller to pass to ops::add_rms_norm (CUDA does; the CPU sums and leaves it not pending).
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder& order,
                  const std::vector<MlpWeights>& experts, const MlpWeights& shared_experts, Tensor& output,
-                 bool quantize_activations = false);
+                 bool quantize_activations = false, RoutedExpertRows* unsummed = nullptr);
 
 }  // namespace dsinfer::ops

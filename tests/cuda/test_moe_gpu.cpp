@@ -10,6 +10,7 @@
 #include "expert_order_checks.h"
 #include "gpu_testing.h"
 #include "kernels/sm90/moe/moe_sort.h"
+#include "ops/add_rms_norm.h"
 #include "ops/moe_experts.h"
 #include "ops/moe_routing.h"
 
@@ -339,7 +340,25 @@ TEST(MoeExpertsGpu, WithSharedExpertsMatchesTheCpu) {
                     error);
         // On their own (40 tokens) the shared experts' activation is BF16 before its e4m3 quantization, where the
         // twin quantizes from float: the rounding moves a share of the e4m3 codes by a whole step.
-        EXPECT_LT(error, fp8 && tokens > 8 ? 6e-2 : 1e-2);
+        const double bound = fp8 && tokens > 8 ? 6e-2 : 1e-2;
+        EXPECT_LT(error, bound);
+
+        // The routed sum left pending and added by the next add_rms_norm (the model's decode path) gives the
+        // same residual and normed rows as the summed output added by the CPU.
+        ops::RoutedExpertRows unsummed;
+        Tensor shared_only = gpu_testing::poisoned({tokens, hidden}, DType::kBF16);
+        ops::moe_experts(to_gpu(input, DType::kBF16), ids, weights, order, set.device, shared.device[0], shared_only,
+                         fp8, &unsummed);
+        ASSERT_TRUE(unsummed.pending());
+        Tensor residual = gpu_testing::normal_f32_bf16_exact(random, {tokens, hidden});
+        Tensor gain = gpu_testing::round_to_bf16(random.normal_tensor({hidden}));
+        Tensor device_residual = to_gpu(residual, DType::kBF16);
+        Tensor expected_normed = Tensor::empty({tokens, hidden}, DType::kF32);
+        ops::add_rms_norm(residual, expected, gain, 1e-6, expected_normed);
+        Tensor normed = gpu_testing::poisoned({tokens, hidden}, DType::kBF16);
+        ops::add_rms_norm(device_residual, shared_only, unsummed, to_gpu(gain), 1e-6, normed);
+        EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(device_residual), residual, hidden), bound);
+        EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(normed), expected_normed, hidden), bound);
       }
     }
   }

@@ -75,5 +75,36 @@ TEST(CopyAndCast, RoundTripAndConvertOnTheDevice) {
   EXPECT_EQ(std::memcmp(exact.data(), host.data(), host.nbytes()), 0);
 }
 
+// Staged uploads (per-step metadata): queued without waiting, in order with the copies and kernels after them;
+// the staging tensor is rewritten only after wait_for_device. Each round writes new values into the same staging
+// memory and uploads a whole tensor and a slice, then reads both back through a device-to-device copy on the
+// stream.
+TEST(StagedUpload, ArrivesInStreamOrderRoundAfterRound) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  const int64_t count = 4099;
+  Tensor staging = ops::empty_staging({count}, DType::kI32, Device::kCuda);
+  Tensor device = Tensor::empty({count}, DType::kI32, Device::kCuda);
+  Tensor device_copy = Tensor::empty({count}, DType::kI32, Device::kCuda);
+  Tensor back = Tensor::empty({count}, DType::kI32);
+  for (int round = 0; round < 20; ++round) {
+    ops::wait_for_device(Device::kCuda);
+    const int32_t base = static_cast<int32_t>(random.engine()() % 100000);
+    for (int64_t i = 0; i < count; ++i) staging.data_as<int32_t>()[i] = base + static_cast<int32_t>(i);
+    ops::upload(staging, device);
+    Tensor head = device.slice_rows(0, 100);
+    ops::upload(staging.slice_rows(count - 100, count), head);  // the first 100 now hold the last 100
+    ops::copy(device, device_copy);                             // queued after the uploads
+    ops::copy(device_copy, back);
+    for (int64_t i = 0; i < count; ++i) {
+      const int32_t expected = base + static_cast<int32_t>(i < 100 ? count - 100 + i : i);
+      ASSERT_EQ(back.data_as<int32_t>()[i], expected) << "round " << round << ", element " << i;
+    }
+  }
+  Tensor wrong_shape = Tensor::empty({count - 1}, DType::kI32, Device::kCuda);
+  EXPECT_THROW(ops::upload(staging, wrong_shape), Error);
+}
+
 }  // namespace
 }  // namespace dsinfer

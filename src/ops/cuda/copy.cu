@@ -26,6 +26,23 @@ void copy(const Tensor& source, Tensor& destination) {
   if (kind != cudaMemcpyDeviceToDevice) DSINFER_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
+Tensor empty_pinned(Shape shape, DType dtype) {
+  const size_t bytes = std::max<size_t>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), 1);
+  void* memory = nullptr;
+  DSINFER_CUDA_CHECK(cudaHostAlloc(&memory, bytes, cudaHostAllocDefault));
+  std::shared_ptr<const void> owner(memory, [](const void* pointer) { cudaFreeHost(const_cast<void*>(pointer)); });
+  return Tensor::view(memory, std::move(shape), dtype, Device::kCpu, std::move(owner));
+}
+
+void upload(const Tensor& staged, Tensor& destination) {
+  dsinfer::cuda::OpTimer timer("upload");
+  if (staged.nbytes() == 0) return;
+  DSINFER_CUDA_CHECK(cudaMemcpyAsync(destination.data(), staged.data(), staged.nbytes(), cudaMemcpyHostToDevice,
+                                     dsinfer::cuda::current_stream()));
+}
+
+void wait_for_device() { dsinfer::cuda::synchronize(); }
+
 void cast(const Tensor& source, Tensor& destination) {
   dsinfer::cuda::OpTimer timer("cast");
   require_float_dtype("cast", source);

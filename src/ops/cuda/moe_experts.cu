@@ -6,6 +6,7 @@
 //   [FP8] quantize act                                                            quantize_fp8_groups
 //   y[r]   = act[r] . down_e                                                      grouped GEMM
 //   output[t] += sum_j w[t, j] * y[row of (t, j)]                                 moe_combine
+//   (or, when the caller takes the rows unsummed, nothing: its next add_rms_norm adds them)
 // The grouped GEMMs find each expert's tensors through a device table of addresses (no stacking needed). They
 // are the skinny kernel for up to 8 tokens (each expert's rows read its weights once, one CTA per active
 // expert and 8 or 16 features), the tiled tensor-core kernel for more, and the CUDA-core F32 kernel under F32
@@ -181,7 +182,7 @@ dsinfer::cuda::SkinnyDenseSet dense_set(const void* a, const float* a_scales, in
 
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder* order,
                  const std::vector<MlpWeights>& experts, const MlpWeights* shared_experts, Tensor& output,
-                 bool /*quantize_activations*/) {
+                 bool /*quantize_activations*/, RoutedExpertRows* unsummed) {
   dsinfer::cuda::OpTimer timer("moe_experts");
   // BF16 activations, or F32 (the F32-activation mode: FP8 experts quantize their input from F32, sum on the
   // CUDA cores in float32 and write F32 expert rows, so nothing on the way is rounded to BF16).
@@ -356,9 +357,15 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
     run_expert_gemm(down, kernel, /*fp8=*/false, /*gated=*/false, active_experts, down_dense, down_stacked,
                     stream);
   }
-  dsinfer::cuda::moe_combine(expert_rows, f32 ? DType::kF32 : DType::kBF16, slot_positions,
-                             topk_weights.data_as<const float>(), tokens, static_cast<int>(top_k), hidden,
-                             output.data(), output.dtype(), stream);
+  const DType rows_dtype = f32 ? DType::kF32 : DType::kBF16;
+  if (unsummed != nullptr) {  // the caller's next add_rms_norm adds them: no combine launch
+    unsummed->rows = Tensor::view(expert_rows, {rows, hidden}, rows_dtype, Device::kCuda);
+    unsummed->slot_positions = Tensor::view(const_cast<int32_t*>(slot_positions), {rows}, DType::kI32, Device::kCuda);
+    unsummed->weights = topk_weights;
+    return;
+  }
+  dsinfer::cuda::moe_combine(expert_rows, rows_dtype, slot_positions, topk_weights.data_as<const float>(), tokens,
+                             static_cast<int>(top_k), hidden, output.data(), output.dtype(), stream);
 }
 
 }  // namespace dsinfer::ops::cuda

@@ -22,7 +22,9 @@ void silu_gated_linear(const Tensor&, const LinearWeight&, const LinearWeight&, 
 void quantize_fp8_per_token_group(const Tensor&, Tensor&, Tensor&) { unavailable("quantize_fp8_per_token_group"); }
 void gather_rows(const Tensor&, const Tensor&, Tensor&) { unavailable("gather_rows"); }
 void rms_norm(const Tensor&, const Tensor&, double, Tensor&) { unavailable("rms_norm"); }
-void add_rms_norm(Tensor&, const Tensor&, const Tensor&, double, Tensor&) { unavailable("add_rms_norm"); }
+void add_rms_norm(Tensor&, const Tensor&, const RoutedExpertRows*, const Tensor&, double, Tensor&) {
+  unavailable("add_rms_norm");
+}
 void rope(Tensor&, const Tensor&, const Tensor&) { unavailable("rope"); }
 void silu_and_mul(const Tensor&, const Tensor&, Tensor&) { unavailable("silu_and_mul"); }
 void moe_routing(const Tensor&, const Tensor&, const MoeRoutingParams&, Tensor&, Tensor&, ExpertOrder*) {
@@ -33,7 +35,7 @@ void moe_route(const Tensor&, const LinearWeight&, const Tensor&, const MoeRouti
   unavailable("moe_route");
 }
 void moe_experts(const Tensor&, const Tensor&, const Tensor&, const ExpertOrder*, const std::vector<MlpWeights>&,
-                 const MlpWeights*, Tensor&, bool) {
+                 const MlpWeights*, Tensor&, bool, RoutedExpertRows*) {
   unavailable("moe_experts");
 }
 void mla_cache_write(const Tensor&, const Tensor&, double, const Tensor&, const Tensor&, const Tensor&, Tensor&, bool,
@@ -49,6 +51,9 @@ void mla_decode_attention(const Tensor&, const Tensor&, const Tensor&, const Ten
   unavailable("mla_decode_attention");
 }
 void copy(const Tensor&, Tensor&) { unavailable("copy"); }
+Tensor empty_pinned(Shape, DType) { unavailable("empty_staging"); }
+void upload(const Tensor&, Tensor&) { unavailable("upload"); }
+void wait_for_device() { unavailable("wait_for_device"); }
 void cast(const Tensor&, Tensor&) { unavailable("cast"); }
 void fill_random(Tensor&, uint64_t, float, float) { unavailable("fill_random"); }
 void initialize_device() { unavailable("initialize_device"); }
