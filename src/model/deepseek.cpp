@@ -83,28 +83,25 @@ Tensor DeepseekModel::forward(const StepInputs& inputs, KvCache& cache, std::vec
 
   ops::gather_rows(weights_.embed_tokens, inputs.token_ids, residual);  // [T, H]
   capture(residual, layer_hidden_states);
-  // A MoE layer's output is mlp_out plus, where ops::moe_experts left it pending, its routed experts' sum.
-  ops::RoutedExpertRows routed;
   for (int layer = 0; layer < config_.num_hidden_layers; ++layer) {
     const LayerWeights& weights = weights_.layers[layer];
     if (layer == 0) {
       ops::rms_norm(residual, weights.input_layernorm, epsilon, normed);  // [T, H]
     } else {  // residual += previous layer's MLP output; then this layer's input norm
-      ops::add_rms_norm(residual, mlp_out, routed, weights.input_layernorm, epsilon, normed);
+      ops::add_rms_norm(residual, mlp_out, weights.input_layernorm, epsilon, normed);
       capture(residual, layer_hidden_states);
     }
     attention(layer, inputs, cache, tokens);  // attention_out [T, H], partial under TP
     communicator_.all_reduce_sum(attention_out);
     ops::add_rms_norm(residual, attention_out, weights.post_attention_layernorm, epsilon, normed);
-    routed = ops::RoutedExpertRows{};
     if (weights.is_moe) {
-      moe(weights.moe, tokens, &routed);  // [T, H] partial
+      moe(weights.moe, tokens);  // [T, H] partial
     } else {
       dense_mlp(weights.mlp, normed, mlp_out, tokens);
     }
     communicator_.all_reduce_sum(mlp_out);
   }
-  ops::add_rms_norm(residual, mlp_out, routed, weights_.norm, epsilon, normed);  // final norm, [T, H]
+  ops::add_rms_norm(residual, mlp_out, weights_.norm, epsilon, normed);  // final norm, [T, H]
   capture(residual, layer_hidden_states);
 
   // Only the rows that need logits go through the lm_head.
@@ -171,7 +168,7 @@ void DeepseekModel::dense_mlp(const ops::MlpWeights& mlp, const Tensor& input, T
   ops::linear(activation, mlp.down_proj, output, fp8);  // [T, H]
 }
 
-void DeepseekModel::moe(const MoeWeights& moe, int tokens, ops::RoutedExpertRows* routed) {
+void DeepseekModel::moe(const MoeWeights& moe, int tokens) {
   Workspace& w = workspace_;
   Tensor normed = rows(w.normed, tokens), mlp_out = rows(w.mlp_out, tokens);
   Tensor router_logits = rows(w.router_logits, tokens);  // [T, experts] F32
@@ -182,10 +179,8 @@ void DeepseekModel::moe(const MoeWeights& moe, int tokens, ops::RoutedExpertRows
   ops::moe_route(normed, moe.router, moe.score_correction_bias, routing_, router_logits, topk_ids, topk_weights,
                  &order);
   if (moe.has_shared_experts) {  // mlp_out = shared experts + routed experts (one op: on CUDA, the same launches)
-    // Without tensor parallelism nothing reads mlp_out before the next add_rms_norm, which can add the routed
-    // sum itself (an all-reduce would need it summed first).
     ops::moe_experts(normed, topk_ids, topk_weights, order, moe.experts, moe.shared_experts, mlp_out,
-                     options_.fp8_activations, communicator_.size() == 1 ? routed : nullptr);
+                     options_.fp8_activations, /*input_is_final=*/true);  // moe_route of `normed` came right before
   } else {  // mlp_out = the routed experts' weighted outputs, accumulated onto zeros
     ops::copy(rows(w.zeros, tokens), mlp_out);
     ops::moe_experts(normed, topk_ids, topk_weights, order, moe.experts, mlp_out, options_.fp8_activations);

@@ -12,7 +12,6 @@
 #include "model/step_inputs.h"
 #include "model/weights.h"
 #include "ops/moe_routing.h"
-#include "ops/routed_expert_rows.h"
 
 namespace dsinfer {
 
@@ -60,8 +59,7 @@ class DeepseekModel {
 
   void attention(int layer, const StepInputs& inputs, KvCache& cache, int tokens);
   void dense_mlp(const ops::MlpWeights& mlp, const Tensor& input, Tensor& output, int tokens);
-  // mlp_out = the MoE MLP of `normed`; the routed experts' sum may be left in *routed (ops::RoutedExpertRows).
-  void moe(const MoeWeights& moe, int tokens, ops::RoutedExpertRows* routed);
+  void moe(const MoeWeights& moe, int tokens);
   Tensor rows(const Tensor& buffer, int tokens) const { return buffer.slice_rows(0, tokens); }
   // A dense [row_count, width] view over the start of a wider buffer (intermediate dims differ per layer).
   Tensor scratch(const Tensor& buffer, int64_t row_count, int64_t width) const;

@@ -3,7 +3,6 @@
 #pragma once
 
 #include "core/tensor.h"
-#include "ops/routed_expert_rows.h"
 
 namespace dsinfer::ops {
 
@@ -12,11 +11,5 @@ namespace dsinfer::ops {
 // weight   [D]     BF16 or F32
 // output   [T, D]  activation dtype, distinct from residual and addend
 void add_rms_norm(Tensor& residual, const Tensor& addend, const Tensor& weight, double epsilon, Tensor& output);
-
-// The same with a MoE layer's routed sum left pending by ops::moe_experts added too (nothing when it is not
-// pending): residual += addend + sum_j weights[t][j] * rows[slot_positions[t * top_k + j]], in that order, in
-// float32. expert_rows.rows [T * top_k, D] has the activation dtype.
-void add_rms_norm(Tensor& residual, const Tensor& addend, const RoutedExpertRows& expert_rows, const Tensor& weight,
-                  double epsilon, Tensor& output);
 
 }  // namespace dsinfer::ops

@@ -14,8 +14,7 @@ namespace {
 // experts (output accumulates), else output = shared(input) + the routed sum.
 void run_moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder* order,
                      const std::vector<MlpWeights>& experts, const MlpWeights* shared, Tensor& output,
-                     bool quantize_activations, RoutedExpertRows* unsummed) {
-  if (unsummed != nullptr) *unsummed = RoutedExpertRows{};
+                     bool quantize_activations, bool input_is_final) {
   DSINFER_CHECK(!experts.empty(), "ops::moe_experts: no experts");
   DSINFER_CHECK(input.rank() == 2 && output.shape() == input.shape(), "ops::moe_experts: input ", input.describe(),
                 " and output ", output.describe(), " must be the same [T, H]");
@@ -47,7 +46,7 @@ void run_moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& 
     cpu::moe_experts(input, topk_ids, topk_weights, experts, output, quantize_activations);
   } else {
     cuda::moe_experts(input, topk_ids, topk_weights, order, experts, shared, output, quantize_activations,
-                      unsummed);
+                      input_is_final);
   }
 }
 
@@ -55,19 +54,19 @@ void run_moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& 
 
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights,
                  const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations) {
-  run_moe_experts(input, topk_ids, topk_weights, nullptr, experts, nullptr, output, quantize_activations, nullptr);
+  run_moe_experts(input, topk_ids, topk_weights, nullptr, experts, nullptr, output, quantize_activations, false);
 }
 
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder& order,
                  const std::vector<MlpWeights>& experts, Tensor& output, bool quantize_activations) {
-  run_moe_experts(input, topk_ids, topk_weights, &order, experts, nullptr, output, quantize_activations, nullptr);
+  run_moe_experts(input, topk_ids, topk_weights, &order, experts, nullptr, output, quantize_activations, false);
 }
 
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder& order,
                  const std::vector<MlpWeights>& experts, const MlpWeights& shared_experts, Tensor& output,
-                 bool quantize_activations, RoutedExpertRows* unsummed) {
+                 bool quantize_activations, bool input_is_final) {
   run_moe_experts(input, topk_ids, topk_weights, &order, experts, &shared_experts, output, quantize_activations,
-                  unsummed);
+                  input_is_final);
 }
 
 }  // namespace dsinfer::ops

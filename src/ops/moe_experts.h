@@ -6,7 +6,6 @@
 
 #include "ops/expert_order.h"
 #include "ops/linear.h"
-#include "ops/routed_expert_rows.h"
 
 namespace dsinfer::ops {
 
@@ -39,10 +38,11 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
 // shared_experts is a gated MLP of any intermediate size (n_shared_experts * moe_intermediate_size, its TP
 // slice). The CPU runs silu_gated_linear + linear and then the routed experts; CUDA at decode sizes (up to 8
 // tokens) runs the shared experts' CTAs inside the routed experts' two GEMM launches.
-// unsummed (optional): the backend may leave the routed sum out of `output` and describe it there instead, for
-// the caller to pass to ops::add_rms_norm (CUDA does; the CPU sums and leaves it not pending).
+// input_is_final: the op right before this one on the stream is ops::moe_route of this `input` (whose kernels let
+// the next op start only once its input is final; see ops/moe_routing.h). CUDA then runs the shared experts'
+// first GEMM without waiting for the routing to end. Leave it false when anything else ran in between.
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder& order,
                  const std::vector<MlpWeights>& experts, const MlpWeights& shared_experts, Tensor& output,
-                 bool quantize_activations = false, RoutedExpertRows* unsummed = nullptr);
+                 bool quantize_activations = false, bool input_is_final = false);
 
 }  // namespace dsinfer::ops

@@ -45,6 +45,9 @@ void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, con
 // linear + moe_routing. On CUDA, decode-sized calls (BF16 hidden and router weight, an order, at most 8 tokens,
 // a router of at most 256 KiB: DeepSeek-V2-Lite's 64 x 2048) run as one kernel, the weights fetched before the
 // previous kernel ends; everything else runs linear + moe_routing.
+// Launch order (CUDA): the routing kernels let the kernels after them start only once their own wait on the
+// previous kernel has returned, so `hidden` is final before any later op's kernels start (ops::moe_experts'
+// input_is_final relies on it).
 void moe_route(const Tensor& hidden, const LinearWeight& router, const Tensor& correction_bias,
                const MoeRoutingParams& params, Tensor& router_logits, Tensor& topk_ids, Tensor& topk_weights,
                ExpertOrder* order = nullptr);

@@ -2,7 +2,6 @@
 // the GPU against their CPU twins (fresh random inputs, poisoned outputs).
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -142,51 +141,6 @@ TEST(AddRmsNormGpu, RoundsTheResidualSumAndNormalizesItOnVectorAndScalarPaths) {
     for (int64_t i = 0; i < residual.numel(); ++i)
       differing += actual_residual.data_as<float>()[i] != expected_residual.data_as<float>()[i];
     EXPECT_EQ(differing, 0) << "residual elements off the rounded float sum";
-  }
-}
-
-// A MoE layer's routed sum left pending by ops::moe_experts (ops::RoutedExpertRows), added by the norm: top_k
-// 6 and 8 (one round of loads), 9 (two rounds), with unassigned slots (position -1), on the vector and scalar
-// paths, BF16 and F32 rows.
-TEST(AddRmsNormGpu, AddsPendingRoutedExpertRowsLikeTheCpu) {
-  DSINFER_REQUIRE_GPU();
-  RandomSource random;
-  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
-  for (const NormCase& norm_case : norm_cases()) {
-    if (norm_case.rows > 8 && norm_case.width != 2048) continue;
-    for (int top_k : {6, 8, 9}) {
-      SCOPED_TRACE(describe(norm_case) + ", top_k " + std::to_string(top_k));
-      const int64_t rows = norm_case.rows, width = norm_case.width, assignments = rows * top_k;
-      std::vector<Tensor> keep_alive;
-      Tensor residual = gpu_testing::normal_f32_bf16_exact(random, {rows, width}, 2.0f);
-      Tensor addend = gpu_testing::normal_f32_bf16_exact(random, {rows, width});
-      Tensor weight = gpu_testing::round_to_bf16(random.normal_tensor({width}));
-      ops::RoutedExpertRows host_rows;
-      host_rows.rows = gpu_testing::normal_f32_bf16_exact(random, {assignments, width});
-      host_rows.weights = random.normal_tensor({rows, top_k}, 0.5f);
-      host_rows.slot_positions = Tensor::empty({assignments}, DType::kI32);
-      std::vector<int32_t> positions(assignments);
-      for (int64_t i = 0; i < assignments; ++i) positions[i] = static_cast<int32_t>(i);
-      std::shuffle(positions.begin(), positions.end(), random.engine());
-      for (int64_t i = 0; i < assignments; ++i)
-        host_rows.slot_positions.data_as<int32_t>()[i] = i % 5 == 3 ? -1 : positions[i];
-      ops::RoutedExpertRows device_rows;
-      device_rows.rows = to_gpu_at_offset(host_rows.rows, norm_case.activation, norm_case.offset_elements, keep_alive);
-      device_rows.weights = to_gpu(host_rows.weights);
-      device_rows.slot_positions = to_gpu(host_rows.slot_positions);
-
-      Tensor device_residual = to_gpu_at_offset(residual, norm_case.activation, norm_case.offset_elements, keep_alive);
-      Tensor device_addend = to_gpu_at_offset(addend, norm_case.activation, norm_case.offset_elements, keep_alive);
-      Tensor expected = Tensor::empty({rows, width}, DType::kF32);
-      ops::add_rms_norm(residual, addend, host_rows, weight, 1e-6, expected);
-      Tensor output = gpu_testing::poisoned({rows, width}, norm_case.activation);
-      ops::add_rms_norm(device_residual, device_addend, device_rows,
-                        to_gpu_at_offset(weight, norm_case.weight, norm_case.offset_elements, keep_alive), 1e-6,
-                        output);
-      const double tolerance = norm_tolerance(norm_case.activation);
-      EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(output), expected, width), tolerance);
-      EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(device_residual), residual, width), tolerance);
-    }
   }
 }
 

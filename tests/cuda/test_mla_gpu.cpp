@@ -303,6 +303,11 @@ INSTANTIATE_TEST_SUITE_P(
                       // written directly beside one merged from 64 splits.
                       std::tuple{kDeepSeek16, std::vector<int>{420}},
                       std::tuple{kDeepSeek16, std::vector<int>{30, 4096}},
+                      // Batch 1 at the benchmark's 1K context (16 active splits), one page (no split), and two
+                      // sequences both merged.
+                      std::tuple{kDeepSeek16, std::vector<int>{1024}},
+                      std::tuple{kDeepSeek16, std::vector<int>{40}},
+                      std::tuple{kDeepSeek16, std::vector<int>{700, 2111}},
                       std::tuple{kDeepSeek128, std::vector<int>{1, 300, 2049}},
                       std::tuple{kDeepSeek20, std::vector<int>{77, 640}},
                       std::tuple{kDeepSeekPage16, std::vector<int>{5, 300}},

@@ -11,6 +11,7 @@
 #include "gpu_testing.h"
 #include "kernels/sm90/moe/moe_sort.h"
 #include "ops/add_rms_norm.h"
+#include "ops/linear.h"
 #include "ops/moe_experts.h"
 #include "ops/moe_routing.h"
 
@@ -340,25 +341,64 @@ TEST(MoeExpertsGpu, WithSharedExpertsMatchesTheCpu) {
                     error);
         // On their own (40 tokens) the shared experts' activation is BF16 before its e4m3 quantization, where the
         // twin quantizes from float: the rounding moves a share of the e4m3 codes by a whole step.
-        const double bound = fp8 && tokens > 8 ? 6e-2 : 1e-2;
-        EXPECT_LT(error, bound);
+        EXPECT_LT(error, fp8 && tokens > 8 ? 6e-2 : 1e-2);
+      }
+    }
+  }
+}
 
-        // The routed sum left pending and added by the next add_rms_norm (the model's decode path) gives the
-        // same residual and normed rows as the summed output added by the CPU.
-        ops::RoutedExpertRows unsummed;
-        Tensor shared_only = gpu_testing::poisoned({tokens, hidden}, DType::kBF16);
-        ops::moe_experts(to_gpu(input, DType::kBF16), ids, weights, order, set.device, shared.device[0], shared_only,
-                         fp8, &unsummed);
-        ASSERT_TRUE(unsummed.pending());
-        Tensor residual = gpu_testing::normal_f32_bf16_exact(random, {tokens, hidden});
-        Tensor gain = gpu_testing::round_to_bf16(random.normal_tensor({hidden}));
-        Tensor device_residual = to_gpu(residual, DType::kBF16);
+// The model's sequence, all on the stream: add_rms_norm writes the MoE input over a poisoned buffer, moe_route
+// routes it, and moe_experts with input_is_final (its shared experts' first launch does not wait for the
+// routing) reads it. Against the CPU doing the same, for a router the fused routing kernel takes (hidden 256,
+// 16 experts) and one it does not (hidden 160: router projection, then routing and sort). Three layers in a
+// row reuse the buffers, as the model does; a shared-expert CTA that read the rows before the norm wrote them
+// would see NaNs or the previous layer's rows.
+TEST(MoeExpertsGpu, SharedExpertsReadTheRoutedRowsWithoutWaitingLikeTheCpu) {
+  DSINFER_REQUIRE_GPU();
+  RandomSource random;
+  SCOPED_TRACE(testing::Message() << "seed " << random.seed());
+  const ops::MoeRoutingParams params = routing(ScoringFunc::kSoftmax, TopkMethod::kGreedy, 16, 4, 1, 1, false, 1.0);
+  for (int64_t hidden : {256, 160}) {
+    const int64_t intermediate = 64, shared_intermediate = 128;
+    ExpertSet set = make_experts(random, params.num_experts, hidden, intermediate, /*fp8=*/false);
+    ExpertSet shared = make_experts(random, 1, hidden, shared_intermediate, /*fp8=*/false);
+    const ops::LinearWeight host_router =
+        gpu_testing::host_weight(gpu_testing::normal_f32_bf16_exact(random, {params.num_experts, hidden}, 0.1f), false);
+    ops::LinearWeight device_router = host_router;
+    device_router.weight = to_gpu(host_router.weight, DType::kBF16);
+    for (int64_t tokens : {1, 5, 8}) {
+      SCOPED_TRACE(testing::Message() << "hidden " << hidden << ", " << tokens << " tokens");
+      Tensor device_normed = gpu_testing::poisoned({tokens, hidden}, DType::kBF16);
+      Tensor ids = Tensor::empty({tokens, params.top_k}, DType::kI32, Device::kCuda);
+      Tensor weights = Tensor::empty({tokens, params.top_k}, DType::kF32, Device::kCuda);
+      Tensor logits = Tensor::empty({tokens, params.num_experts}, DType::kF32, Device::kCuda);
+      ops::ExpertOrder order = ops::ExpertOrder::allocate(params.num_experts, tokens * params.top_k, Device::kCuda);
+      Tensor residual = gpu_testing::normal_f32_bf16_exact(random, {tokens, hidden}, 2.0f);
+      Tensor device_residual = to_gpu(residual, DType::kBF16);  // converted on the host: no kernel of its own
+      Tensor gain = gpu_testing::round_to_bf16(random.normal_tensor({hidden}));
+      const Tensor device_gain = to_gpu(gain, DType::kBF16);
+      for (int layer = 0; layer < 3; ++layer) {
+        SCOPED_TRACE(testing::Message() << "layer " << layer);
+        Tensor addend = gpu_testing::normal_f32_bf16_exact(random, {tokens, hidden});
+        const Tensor device_addend = to_gpu(addend, DType::kBF16);
+        Tensor output = gpu_testing::poisoned({tokens, hidden}, DType::kBF16);
+        ops::add_rms_norm(device_residual, device_addend, device_gain, 1e-6, device_normed);
+        ops::moe_route(device_normed, device_router, Tensor(), params, logits, ids, weights, &order);
+        ops::moe_experts(device_normed, ids, weights, order, set.device, shared.device[0], output,
+                         /*quantize_activations=*/false, /*input_is_final=*/true);
+
+        // The CPU from the device's own normed rows and routing (the routing itself has its own tests).
+        const Tensor normed = to_cpu_f32(device_normed);
+        const ops::ExpertOrder host_order =
+            ops::ExpertOrder::allocate(params.num_experts, tokens * params.top_k, Device::kCpu);
+        Tensor expected = Tensor::empty({tokens, hidden}, DType::kF32);
+        ops::moe_experts(normed, cuda::to_host(ids), cuda::to_host(weights), host_order, set.host, shared.host[0],
+                         expected);
+        EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(output), expected, hidden), 1e-2);
+        // And the rows themselves are this layer's norm (not poison, not an older layer's).
         Tensor expected_normed = Tensor::empty({tokens, hidden}, DType::kF32);
-        ops::add_rms_norm(residual, expected, gain, 1e-6, expected_normed);
-        Tensor normed = gpu_testing::poisoned({tokens, hidden}, DType::kBF16);
-        ops::add_rms_norm(device_residual, shared_only, unsummed, to_gpu(gain), 1e-6, normed);
-        EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(device_residual), residual, hidden), bound);
-        EXPECT_LT(gpu_testing::worst_row_error(to_cpu_f32(normed), expected_normed, hidden), bound);
+        ops::add_rms_norm(residual, addend, gain, 1e-6, expected_normed);
+        EXPECT_LT(gpu_testing::worst_row_error(normed, expected_normed, hidden), 1e-2);
       }
     }
   }

@@ -60,47 +60,6 @@ TEST(AddRmsNorm, UpdatesResidualAndNormalizesTheSum) {
   EXPECT_THROW(ops::add_rms_norm(residual, addend, weight, 1e-6, residual), Error);
 }
 
-TEST(AddRmsNorm, AddsAPendingRoutedExpertSumInSlotOrder) {
-  RandomSource random;
-  SCOPED_TRACE(::testing::Message() << "seed " << random.seed());
-  const int64_t tokens = 3, width = 96, top_k = 4;
-  Tensor residual = random.normal_tensor({tokens, width});
-  Tensor addend = random.normal_tensor({tokens, width});
-  Tensor weight = random.normal_tensor({width});
-  ops::RoutedExpertRows routed;
-  routed.rows = random.normal_tensor({tokens * top_k, width});
-  routed.weights = random.normal_tensor({tokens, top_k});
-  routed.slot_positions = Tensor::empty({tokens * top_k}, DType::kI32);
-  // Assignment (t, j) reads row (t * top_k + j + 5) mod 12; (1, 2) has no row.
-  std::vector<double> sum = op_testing::to_doubles(residual);
-  for (int64_t t = 0; t < tokens; ++t) {
-    for (int64_t j = 0; j < top_k; ++j) {
-      const int32_t position = t == 1 && j == 2 ? -1 : static_cast<int32_t>((t * top_k + j + 5) % (tokens * top_k));
-      routed.slot_positions.data_as<int32_t>()[t * top_k + j] = position;
-      if (position < 0) continue;
-      for (int64_t i = 0; i < width; ++i)
-        sum[t * width + i] += static_cast<double>(routed.weights.data_as<float>()[t * top_k + j]) *
-                              routed.rows.data_as<float>()[position * width + i];
-    }
-    for (int64_t i = 0; i < width; ++i) sum[t * width + i] += addend.data_as<float>()[t * width + i];
-  }
-  Tensor output = Tensor::empty({tokens, width}, DType::kF32);
-  ops::add_rms_norm(residual, addend, routed, weight, 1e-6, output);
-  EXPECT_LT(op_testing::relative_l2(op_testing::to_doubles(residual), sum), 1e-6);
-  EXPECT_LT(op_testing::relative_l2(op_testing::to_doubles(output), rms_norm_reference(sum, weight, width, 1e-6)),
-            1e-6);
-  // Not pending: the plain residual add.
-  Tensor plain_residual = random.normal_tensor({tokens, width});
-  std::vector<double> plain_sum = op_testing::to_doubles(plain_residual);
-  for (size_t i = 0; i < plain_sum.size(); ++i) plain_sum[i] += addend.data_as<float>()[i];
-  ops::add_rms_norm(plain_residual, addend, ops::RoutedExpertRows{}, weight, 1e-6, output);
-  EXPECT_LT(op_testing::relative_l2(op_testing::to_doubles(plain_residual), plain_sum), 1e-7);
-  // Rows of the wrong width are refused.
-  ops::RoutedExpertRows narrow = routed;
-  narrow.rows = random.normal_tensor({tokens * top_k, width - 8});
-  EXPECT_THROW(ops::add_rms_norm(residual, addend, narrow, weight, 1e-6, output), Error);
-}
-
 TEST(Rope, RotatesOnlyTheTrailingInterleavedPairs) {
   RandomSource random;
   SCOPED_TRACE(::testing::Message() << "seed " << random.seed());

@@ -7,14 +7,11 @@
 
 namespace dsinfer::ops::cpu {
 
-void add_rms_norm(Tensor& residual, const Tensor& addend, const RoutedExpertRows* expert_rows, const Tensor& weight,
-                  double epsilon, Tensor& output) {
+void add_rms_norm(Tensor& residual, const Tensor& addend, const Tensor& weight, double epsilon, Tensor& output) {
   require_f32("add_rms_norm", residual);
   require_f32("add_rms_norm", addend);
   require_f32("add_rms_norm", output);
-  if (expert_rows != nullptr) require_f32("add_rms_norm (expert rows)", expert_rows->rows);
   const int64_t width = residual.dim(1);
-  const int64_t top_k = expert_rows != nullptr ? expert_rows->weights.dim(1) : 0;
   std::vector<float> gain(static_cast<size_t>(width));
   read_as_float(weight, 0, width, gain.data());
   float* stream = residual.data_as<float>();
@@ -24,13 +21,6 @@ void add_rms_norm(Tensor& residual, const Tensor& addend, const RoutedExpertRows
     for (int64_t t = begin; t < end; ++t) {
       float* row = stream + t * width;
       for (int64_t i = 0; i < width; ++i) row[i] += add[t * width + i];
-      for (int64_t j = 0; j < top_k; ++j) {  // the routed experts' sum, when ops::moe_experts left it pending
-        const int32_t position = expert_rows->slot_positions.data_as<const int32_t>()[t * top_k + j];
-        if (position < 0) continue;
-        const float weight_j = expert_rows->weights.data_as<const float>()[t * top_k + j];
-        const float* expert_row = expert_rows->rows.data_as<const float>() + position * width;
-        for (int64_t i = 0; i < width; ++i) row[i] += weight_j * expert_row[i];
-      }
       rms_norm_row(row, gain.data(), width, epsilon, out + t * width);
     }
   });

@@ -21,8 +21,7 @@ void silu_gated_linear(const Tensor& input, const LinearWeight& gate, const Line
 void quantize_fp8_per_token_group(const Tensor& input, Tensor& output, Tensor& scales);
 void gather_rows(const Tensor& source, const Tensor& indices, Tensor& output);
 void rms_norm(const Tensor& input, const Tensor& weight, double epsilon, Tensor& output);
-void add_rms_norm(Tensor& residual, const Tensor& addend, const RoutedExpertRows* expert_rows, const Tensor& weight,
-                  double epsilon, Tensor& output);  // expert_rows may be null
+void add_rms_norm(Tensor& residual, const Tensor& addend, const Tensor& weight, double epsilon, Tensor& output);
 void rope(Tensor& x, const Tensor& positions, const Tensor& cos_sin);
 void silu_and_mul(const Tensor& gate, const Tensor& up, Tensor& output);
 void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, const MoeRoutingParams& params,

@@ -24,8 +24,7 @@ void silu_gated_linear(const Tensor& input, const LinearWeight& gate, const Line
 void quantize_fp8_per_token_group(const Tensor& input, Tensor& output, Tensor& scales);
 void gather_rows(const Tensor& source, const Tensor& indices, Tensor& output);
 void rms_norm(const Tensor& input, const Tensor& weight, double epsilon, Tensor& output);
-void add_rms_norm(Tensor& residual, const Tensor& addend, const RoutedExpertRows* expert_rows, const Tensor& weight,
-                  double epsilon, Tensor& output);  // expert_rows may be null
+void add_rms_norm(Tensor& residual, const Tensor& addend, const Tensor& weight, double epsilon, Tensor& output);
 void rope(Tensor& x, const Tensor& positions, const Tensor& cos_sin);
 void silu_and_mul(const Tensor& gate, const Tensor& up, Tensor& output);
 void moe_routing(const Tensor& router_logits, const Tensor& correction_bias, const MoeRoutingParams& params,
@@ -36,7 +35,7 @@ void moe_route(const Tensor& hidden, const LinearWeight& router, const Tensor& c
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder* order,
                  const std::vector<MlpWeights>& experts, const MlpWeights* shared_experts, Tensor& output,
                  bool quantize_activations,
-                 RoutedExpertRows* unsummed);  // order null: sorts; shared_experts null: none (accumulates)
+                 bool input_is_final);  // order null: sorts; shared_experts null: none (accumulates)
 void mla_cache_write(const Tensor& kv_a, const Tensor& norm_weight, double epsilon, const Tensor& positions,
                      const Tensor& cos_sin, const Tensor& slots, Tensor& kv_cache, bool quantize_latent,
                      Tensor* rope_query);  // rope_query may be null

@@ -6,7 +6,6 @@
 //   [FP8] quantize act                                                            quantize_fp8_groups
 //   y[r]   = act[r] . down_e                                                      grouped GEMM
 //   output[t] += sum_j w[t, j] * y[row of (t, j)]                                 moe_combine
-//   (or, when the caller takes the rows unsummed, nothing: its next add_rms_norm adds them)
 // The grouped GEMMs find each expert's tensors through a device table of addresses (no stacking needed). They
 // are the skinny kernel for up to 8 tokens (each expert's rows read its weights once, one CTA per active
 // expert and 8 or 16 features), the tiled tensor-core kernel for more, and the CUDA-core F32 kernel under F32
@@ -106,9 +105,16 @@ struct StackedExperts {
   int64_t weight_strides[2], scale_strides[2];
 };
 
+// Skinny kernel only: see SkinnyGemmParams::trigger_after_wait and dense_input_final.
+struct LaunchOrdering {
+  bool trigger_after_wait = false;
+  bool order_ready_before_wait = false;
+  bool dense_input_final = false;
+};
+
 void run_expert_gemm(const dsinfer::cuda::GroupedGemmParams& params, ExpertKernel kernel, bool fp8, bool gated,
                      const int32_t* active_experts, const dsinfer::cuda::SkinnyDenseSet* dense,
-                     const StackedExperts& stacked, cudaStream_t stream) {
+                     const StackedExperts& stacked, const LaunchOrdering& ordering, cudaStream_t stream) {
   if (kernel == ExpertKernel::kFloat32) {
     dsinfer::cuda::grouped_gemm_fp8_f32(params, gated, stream);
     return;
@@ -152,6 +158,9 @@ void run_expert_gemm(const dsinfer::cuda::GroupedGemmParams& params, ExpertKerne
     skinny.gated = true;
   }
   if (dense != nullptr) skinny.dense = *dense;
+  skinny.trigger_after_wait = ordering.trigger_after_wait;
+  skinny.order_ready_before_wait = ordering.order_ready_before_wait;
+  skinny.dense_input_final = ordering.dense_input_final;
   dsinfer::cuda::skinny_gemm(skinny, fp8, stream);
 }
 
@@ -182,7 +191,7 @@ dsinfer::cuda::SkinnyDenseSet dense_set(const void* a, const float* a_scales, in
 
 void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk_weights, const ExpertOrder* order,
                  const std::vector<MlpWeights>& experts, const MlpWeights* shared_experts, Tensor& output,
-                 bool /*quantize_activations*/, RoutedExpertRows* unsummed) {
+                 bool /*quantize_activations*/, bool input_is_final) {
   dsinfer::cuda::OpTimer timer("moe_experts");
   // BF16 activations, or F32 (the F32-activation mode: FP8 experts quantize their input from F32, sum on the
   // CUDA cores in float32 and write F32 expert rows, so nothing on the way is rounded to BF16).
@@ -307,6 +316,14 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
   };
   const dsinfer::cuda::SkinnyDenseSet* gate_up_dense = dense_shared ? &shared_gate_up : nullptr;
   const dsinfer::cuda::SkinnyDenseSet* down_dense = dense_shared ? &shared_down : nullptr;
+  // On the skinny kernel, the gate/up launch lets later launches start only once the expert order is final, so
+  // the down launch's routed CTAs fetch their weights while gate/up finishes (the FP8 path's quantization in
+  // between starts after gate/up too); and with BF16 input that was final before this op (input_is_final), the
+  // shared experts' gate/up CTAs run without waiting for the routing. See SkinnyGemmParams.
+  const bool skinny = kernel == ExpertKernel::kSkinny;
+  const LaunchOrdering gate_up_ordering{.trigger_after_wait = skinny,
+                                        .dense_input_final = skinny && !fp8 && input_is_final && dense_shared};
+  const LaunchOrdering down_ordering{.order_ready_before_wait = skinny};
 
   if (fp8) {
     const int64_t hidden_blocks = (hidden + 127) / 128, intermediate_blocks = (intermediate + 127) / 128;
@@ -332,7 +349,7 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
     gate_up.a_scales = input_scales;
     gate_up.a_scales_stride = tokens;
     run_expert_gemm(gate_up, kernel, /*fp8=*/true, /*gated=*/true, active_experts, gate_up_dense,
-                    gate_up_stacked, stream);
+                    gate_up_stacked, gate_up_ordering, stream);
 
     const int64_t quantized_rows = one_quantization ? rows + tokens : rows;
     dsinfer::cuda::quantize_fp8_groups(activation, DType::kF32, intermediate, quantized_activation,
@@ -347,25 +364,19 @@ void moe_experts(const Tensor& input, const Tensor& topk_ids, const Tensor& topk
     down.a_scales = activation_scales;
     down.a_scales_stride = routed_scales_stride;
     run_expert_gemm(down, kernel, /*fp8=*/true, /*gated=*/false, active_experts, down_dense, down_stacked,
-                    stream);
+                    down_ordering, stream);
   } else {
     dense_sets(input.data(), nullptr, shared_activation, nullptr, 0);
     gate_up.a = input.data();
     run_expert_gemm(gate_up, kernel, /*fp8=*/false, /*gated=*/true, active_experts, gate_up_dense,
-                    gate_up_stacked, stream);
+                    gate_up_stacked, gate_up_ordering, stream);
     down.a = activation;
     run_expert_gemm(down, kernel, /*fp8=*/false, /*gated=*/false, active_experts, down_dense, down_stacked,
-                    stream);
+                    down_ordering, stream);
   }
-  const DType rows_dtype = f32 ? DType::kF32 : DType::kBF16;
-  if (unsummed != nullptr) {  // the caller's next add_rms_norm adds them: no combine launch
-    unsummed->rows = Tensor::view(expert_rows, {rows, hidden}, rows_dtype, Device::kCuda);
-    unsummed->slot_positions = Tensor::view(const_cast<int32_t*>(slot_positions), {rows}, DType::kI32, Device::kCuda);
-    unsummed->weights = topk_weights;
-    return;
-  }
-  dsinfer::cuda::moe_combine(expert_rows, rows_dtype, slot_positions, topk_weights.data_as<const float>(), tokens,
-                             static_cast<int>(top_k), hidden, output.data(), output.dtype(), stream);
+  dsinfer::cuda::moe_combine(expert_rows, f32 ? DType::kF32 : DType::kBF16, slot_positions,
+                             topk_weights.data_as<const float>(), tokens, static_cast<int>(top_k), hidden,
+                             output.data(), output.dtype(), stream);
 }
 
 }  // namespace dsinfer::ops::cuda

@@ -8,6 +8,10 @@
 // moe_route goes one step further at decode sizes (at most 8 tokens, a BF16 router of at most 256 KiB): the
 // same CTA first forms the router logits on the tensor cores, its weights fetched before the previous kernel
 // ends (moe_router_route_and_sort_kernel), so the router's own GEMM launch leaves the chain too.
+// Launch order: every kernel here lets the next one start (programmatic dependent launch) only after its own
+// wait, so whatever the kernels before a routing op wrote (the routed hidden rows) is final before any kernel
+// after it starts. ops::moe_experts relies on it (input_is_final): the shared experts' CTAs of its first
+// launch read the rows without waiting for the routing.
 #include "kernels/common/launch.cuh"
 #include "kernels/common/mma_sm80.cuh"
 #include "kernels/sm90/moe/moe_sort.cuh"
@@ -193,11 +197,11 @@ __device__ __forceinline__ void route_token(const float* row, const float (&lane
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     moe_routing_kernel(const float* logits, const float* bias, int64_t tokens, RoutingArguments arguments,
                        int32_t* topk_ids, float* topk_weights) {
-  dsinfer::cuda::allow_next_kernel();
   const int lane = threadIdx.x % 32;
   float lane_bias[kExpertsPerLane];
   load_lane_bias(bias, arguments.experts, lane, lane_bias);
   dsinfer::cuda::wait_for_previous_kernel();
+  dsinfer::cuda::allow_next_kernel();  // after the wait: see "Launch order" above
   const int64_t token = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (token >= tokens) return;  // the whole warp: no barriers below, only this warp's shuffles
   int chosen_id;
@@ -248,7 +252,6 @@ __global__ void __launch_bounds__(kFusedThreads)
     moe_route_and_sort_kernel(const float* logits, const float* bias, int tokens, RoutingArguments arguments,
                               int32_t* topk_ids, float* topk_weights, int rows_per_tile,
                               dsinfer::cuda::ExpertSortOutputs order) {
-  dsinfer::cuda::allow_next_kernel();
   __shared__ int32_t expert_rows[kMaxExperts];         // counts, then after the scan each expert's next free row
   __shared__ int32_t assigned_experts[kFusedThreads];  // [tokens * top_k] the routed ids
   float lane_bias[kExpertsPerLane];
@@ -256,6 +259,7 @@ __global__ void __launch_bounds__(kFusedThreads)
   // Shared memory only: may overlap the previous kernel.
   if (threadIdx.x < arguments.experts) expert_rows[threadIdx.x] = 0;
   dsinfer::cuda::wait_for_previous_kernel();
+  dsinfer::cuda::allow_next_kernel();  // after the wait: see "Launch order" above
   route_and_sort_tokens(logits, lane_bias, tokens, arguments, topk_ids, topk_weights, rows_per_tile, order,
                         expert_rows, assigned_experts);
 }
@@ -334,7 +338,6 @@ __device__ __forceinline__ int shared_weight_index(int slot, int warp, int half,
 __global__ void __launch_bounds__(kFusedThreads)
     moe_router_route_and_sort_kernel(RouterInputs router, RoutingArguments arguments, int32_t* topk_ids,
                                      float* topk_weights, int rows_per_tile, dsinfer::cuda::ExpertSortOutputs order) {
-  dsinfer::cuda::allow_next_kernel();
   extern __shared__ __align__(16) unsigned char shared_bytes[];
   __shared__ int32_t expert_rows[kMaxExperts];         // as in moe_route_and_sort_kernel
   __shared__ int32_t assigned_experts[kFusedThreads];
@@ -384,6 +387,7 @@ __global__ void __launch_bounds__(kFusedThreads)
     shared_bias[thread] = router.bias != nullptr ? __ldg(router.bias + thread) : 0.0f;
   }
   dsinfer::cuda::wait_for_previous_kernel();
+  dsinfer::cuda::allow_next_kernel();  // after the wait: see "Launch order" above
 
   // The token rows (the previous kernel's output) into shared memory, rows padded.
   const int token_pitch = hidden_size + kRouterTokenPadding, row_chunks = hidden_size / 8;

@@ -21,8 +21,7 @@ constexpr int kMaxVectorThreads = 1024;
 static_assert(kMaxVectorThreads * kVectorValues >= kMaxWidth, "the vector kernel covers every allowed width");
 
 // What both kernels take. residual == nullptr: output = rms_norm(input); otherwise residual += addend (both of
-// `activation_kind`) and output = rms_norm(the sum); input is then unused. expert_rows != nullptr (with a
-// residual): a MoE layer's routed sum is added too (ops::RoutedExpertRows), rows of `activation_kind`.
+// `activation_kind`) and output = rms_norm(the sum); input is then unused.
 struct NormArguments {
   const void* input;
   void* residual;
@@ -34,52 +33,7 @@ struct NormArguments {
   float epsilon;
   void* output;
   FloatKind output_kind;
-  const void* expert_rows;            // [T * top_k, width]
-  const int32_t* expert_positions;    // [T * top_k]
-  const float* expert_weights;        // [T, top_k]
-  int top_k;
 };
-
-// Assignments read per round: their positions and weights in one trip, then their rows in the next.
-constexpr int kExpertsPerRound = 8;
-
-// values[i] += the routed sum of row `row` at columns [column, column + 8) (vector kernel's layout).
-__device__ __forceinline__ void add_expert_rows_vector(const NormArguments& arguments, int64_t row, int64_t column,
-                                                       float (&values)[kVectorValues]) {
-  for (int first = 0; first < arguments.top_k; first += kExpertsPerRound) {
-    int32_t positions[kExpertsPerRound];
-    float weights[kExpertsPerRound];
-#pragma unroll
-    for (int i = 0; i < kExpertsPerRound; ++i) {
-      const int j = first + i;
-      const bool valid = j < arguments.top_k;
-      positions[i] = valid ? arguments.expert_positions[row * arguments.top_k + j] : -1;
-      weights[i] = valid ? arguments.expert_weights[row * arguments.top_k + j] : 0.0f;
-    }
-#pragma unroll
-    for (int i = 0; i < kExpertsPerRound; ++i) {
-      if (positions[i] < 0) continue;
-      float expert[kVectorValues];
-      load_vector(arguments.expert_rows, arguments.activation_kind,
-                  static_cast<int64_t>(positions[i]) * arguments.width + column, expert);
-#pragma unroll
-      for (int v = 0; v < kVectorValues; ++v) values[v] += weights[i] * expert[v];
-    }
-  }
-}
-
-// The routed sum of row `row` at one column (scalar kernel).
-__device__ __forceinline__ float expert_rows_sum(const NormArguments& arguments, int64_t row, int64_t column) {
-  float sum = 0.0f;
-  for (int j = 0; j < arguments.top_k; ++j) {
-    const int32_t position = arguments.expert_positions[row * arguments.top_k + j];
-    if (position >= 0)
-      sum += arguments.expert_weights[row * arguments.top_k + j] *
-             load_as_float(arguments.expert_rows, arguments.activation_kind,
-                           static_cast<int64_t>(position) * arguments.width + column);
-  }
-  return sum;
-}
 
 // Block: vector_threads(width) threads, thread t owning columns [8t, 8t + 8) (threads past the row end idle
 // but join the reduction). Requires width % 8 == 0 and every pointer vector_aligned.
@@ -100,7 +54,6 @@ __global__ void __launch_bounds__(kMaxVectorThreads) rms_norm_vector_kernel(Norm
       load_vector(arguments.addend, arguments.addend_kind, index, addend);
 #pragma unroll
       for (int i = 0; i < kVectorValues; ++i) values[i] += addend[i];
-      if (arguments.expert_rows != nullptr) add_expert_rows_vector(arguments, blockIdx.x, column, values);
       store_vector(arguments.residual, arguments.activation_kind, index, values);
     } else {
       load_vector(arguments.input, arguments.activation_kind, index, values);
@@ -139,8 +92,6 @@ __global__ void __launch_bounds__(kScalarThreads) rms_norm_scalar_kernel(NormArg
       if (arguments.residual != nullptr) {
         value = load_as_float(arguments.residual, arguments.activation_kind, index) +
                 load_as_float(arguments.addend, arguments.addend_kind, index);
-        if (arguments.expert_rows != nullptr)
-          value += expert_rows_sum(arguments, blockIdx.x, threadIdx.x + static_cast<int64_t>(i) * kScalarThreads);
         store_from_float(arguments.residual, arguments.activation_kind, index, value);
       } else {
         value = load_as_float(arguments.input, arguments.activation_kind, index);
@@ -166,8 +117,7 @@ void launch_norm(const char* op_name, const char* kernel_name, int64_t rows, con
   if (rows == 0) return;
   const bool vector = arguments.width % kVectorValues == 0 && vector_aligned(arguments.input) &&
                       vector_aligned(arguments.residual) && vector_aligned(arguments.addend) &&
-                      vector_aligned(arguments.weight) && vector_aligned(arguments.output) &&
-                      vector_aligned(arguments.expert_rows);
+                      vector_aligned(arguments.weight) && vector_aligned(arguments.output);
   if (vector) {
     dsinfer::cuda::launch_kernel(kernel_name, rms_norm_vector_kernel, static_cast<unsigned>(rows),
                                  vector_threads(arguments.width), 0, dsinfer::cuda::current_stream(), arguments);
@@ -198,8 +148,7 @@ void rms_norm(const Tensor& input, const Tensor& weight, double epsilon, Tensor&
   launch_norm("rms_norm", "rms_norm_kernel", input.dim(0), arguments);
 }
 
-void add_rms_norm(Tensor& residual, const Tensor& addend, const RoutedExpertRows* expert_rows, const Tensor& weight,
-                  double epsilon, Tensor& output) {
+void add_rms_norm(Tensor& residual, const Tensor& addend, const Tensor& weight, double epsilon, Tensor& output) {
   dsinfer::cuda::OpTimer timer("add_rms_norm");
   require_float_dtype("add_rms_norm", residual);
   require_float_dtype("add_rms_norm", addend);
@@ -215,14 +164,7 @@ void add_rms_norm(Tensor& residual, const Tensor& addend, const RoutedExpertRows
                                 .width = residual.dim(1),
                                 .epsilon = static_cast<float>(epsilon),
                                 .output = output.data(),
-                                .output_kind = float_kind(output),
-                                .expert_rows = expert_rows != nullptr ? expert_rows->rows.data() : nullptr,
-                                .expert_positions =
-                                    expert_rows != nullptr ? expert_rows->slot_positions.data_as<const int32_t>()
-                                                           : nullptr,
-                                .expert_weights =
-                                    expert_rows != nullptr ? expert_rows->weights.data_as<const float>() : nullptr,
-                                .top_k = expert_rows != nullptr ? static_cast<int>(expert_rows->weights.dim(1)) : 0};
+                                .output_kind = float_kind(output)};
   launch_norm("add_rms_norm", "rms_norm_kernel (add)", residual.dim(0), arguments);
 }
 

@@ -22,9 +22,7 @@ void silu_gated_linear(const Tensor&, const LinearWeight&, const LinearWeight&, 
 void quantize_fp8_per_token_group(const Tensor&, Tensor&, Tensor&) { unavailable("quantize_fp8_per_token_group"); }
 void gather_rows(const Tensor&, const Tensor&, Tensor&) { unavailable("gather_rows"); }
 void rms_norm(const Tensor&, const Tensor&, double, Tensor&) { unavailable("rms_norm"); }
-void add_rms_norm(Tensor&, const Tensor&, const RoutedExpertRows*, const Tensor&, double, Tensor&) {
-  unavailable("add_rms_norm");
-}
+void add_rms_norm(Tensor&, const Tensor&, const Tensor&, double, Tensor&) { unavailable("add_rms_norm"); }
 void rope(Tensor&, const Tensor&, const Tensor&) { unavailable("rope"); }
 void silu_and_mul(const Tensor&, const Tensor&, Tensor&) { unavailable("silu_and_mul"); }
 void moe_routing(const Tensor&, const Tensor&, const MoeRoutingParams&, Tensor&, Tensor&, ExpertOrder*) {
@@ -35,7 +33,7 @@ void moe_route(const Tensor&, const LinearWeight&, const Tensor&, const MoeRouti
   unavailable("moe_route");
 }
 void moe_experts(const Tensor&, const Tensor&, const Tensor&, const ExpertOrder*, const std::vector<MlpWeights>&,
-                 const MlpWeights*, Tensor&, bool, RoutedExpertRows*) {
+                 const MlpWeights*, Tensor&, bool, bool) {
   unavailable("moe_experts");
 }
 void mla_cache_write(const Tensor&, const Tensor&, double, const Tensor&, const Tensor&, const Tensor&, Tensor&, bool,

@@ -10,7 +10,13 @@
 // dense set) loads its first round of two blocks per warp into registers and copies the second round into
 // shared memory (cp.async, each thread its own vectors) before it waits for the previous kernel (programmatic
 // dependent launch): for K up to 4 KB per row the whole tile is on its way while the previous kernel runs. A
-// routed CTA learns its expert from the sort and issues its first round right after.
+// routed CTA learns its expert from the sort and issues its first round right after; in a launch whose
+// expert order is already final (the down projection after the gate/up launch, which lets it start only once
+// every one of its CTAs has waited, so once the routing has completed) it does all of that before its wait.
+// A dense set whose rows were final before the launch (the shared experts' gate/up right after the routing,
+// whose kernels let successors start only after their own wait) does not wait at all: it finishes while the
+// routing runs and leaves its SM slots to the routed CTAs. (What such a CTA reads before or without a wait was
+// final before its launch started, so no SM's L1 holds an older copy of it.)
 // The 16 weight rows of a CTA are 16 output features (rows 0-7 and 8-15 of the mma), or, gated, 8 features of
 // the gate projection (rows 0-7) and the same 8 of the up projection (rows 8-15), so the epilogue can form
 // silu(gate) * up.
@@ -64,7 +70,7 @@ __global__ void __launch_bounds__(kWarps * 32, kOccupancy)
     skinny_gemm_kernel(const __grid_constant__ SkinnyGemmParams params) {
   constexpr int kFeatures = kGated ? kWeightRows / 2 : kWeightRows;  // output features per CTA
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
-  allow_next_kernel();
+  if (!params.trigger_after_wait) allow_next_kernel();
 
   // This CTA's work. A grouped launch numbers its CTAs in x: the dense set's feature blocks first, then each
   // expert slot's; other launches take feature blocks in x and batch items in y.
@@ -180,23 +186,29 @@ __global__ void __launch_bounds__(kWarps * 32, kOccupancy)
     cp_async_commit();
     second_round_staged = true;
   };
-  if (!routed) {
-    locate_weights(0);
-    load_weights(warp);
-    stage_second_round();
-  }
-  wait_for_previous_kernel();
-
   // This CTA's rows: all of them, the dense set's, or one routed expert's.
   int64_t row_begin = 0, row_end = dense ? params.dense.rows : params.rows;
-  if (routed) {
-    if (slot >= params.active_experts[params.experts]) return;
+  auto take_routed_expert = [&]() -> bool {  // false: no expert in this slot
+    if (slot >= params.active_experts[params.experts]) return false;
     const int expert = params.active_experts[slot];
     locate_weights(expert);
     load_weights(warp);  // first, so the row lookups below overlap it (an active expert has rows)
     row_begin = params.expert_offsets[expert];
     row_end = params.expert_offsets[expert + 1];
+    return true;
+  };
+  if (!routed) {
+    locate_weights(0);
+    load_weights(warp);
+    stage_second_round();
+  } else if (params.order_ready_before_wait) {  // the order is final: fetch the expert's weights now too
+    if (!take_routed_expert()) return;
+    stage_second_round();
   }
+  if (!(dense && params.dense_input_final)) wait_for_previous_kernel();
+  if (params.trigger_after_wait) allow_next_kernel();
+
+  if (routed && !params.order_ready_before_wait && !take_routed_expert()) return;
   __shared__ float sums[kWarps][kWeightRows][kMaxTokens];  // each warp's partial sums
   bool weights_loaded = true;
 

@@ -72,6 +72,15 @@ struct SkinnyGemmParams {
   int64_t a_row_bytes;     // 0: k * element size (not applied to the dense set)
   int64_t out_row_stride;  // 0: n
   SkinnyDenseSet dense;    // grouped launches only
+  // Programmatic dependent launch, grouped launches: trigger_after_wait lets the next launch start only once
+  // every CTA of this one has waited for its predecessor (so once whatever wrote this launch's expert order has
+  // completed); order_ready_before_wait, set on a launch that follows such a one with the same order, lets its
+  // routed CTAs read the order and fetch their weights before their own wait.
+  bool trigger_after_wait;
+  bool order_ready_before_wait;
+  // The dense set's A rows were final before this launch could start (the caller knows: ops::moe_experts'
+  // input_is_final): its CTAs compute without waiting for the previous kernel (the routing) at all.
+  bool dense_input_final;
 };
 
 // fp8: A and the weights are e4m3 (k a multiple of 16), else BF16 (k a multiple of 8).

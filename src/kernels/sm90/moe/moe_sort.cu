@@ -19,11 +19,13 @@ constexpr int kMaxExperts = kSortThreads;  // thread e owns expert e in the scan
 __global__ void __launch_bounds__(kSortThreads)
     moe_sort_kernel(const int32_t* topk_ids, int64_t assignments, int experts, int rows_per_tile,
                     ExpertSortOutputs out) {
-  allow_next_kernel();
   __shared__ int32_t expert_rows[kMaxExperts];  // counts, then after the scan each expert's next free row
   const int expert = threadIdx.x;
   if (expert < experts) expert_rows[expert] = 0;  // shared memory only: may overlap the previous kernel
   wait_for_previous_kernel();
+  // After the wait, like the routing kernels (ops/cuda/moe_routing.cu, "Launch order"): the sort ends
+  // ops::moe_routing's chain when routing and sort are two launches.
+  allow_next_kernel();
   __syncthreads();
   for (int64_t i = threadIdx.x; i < assignments; i += kSortThreads) {
     const int32_t id = topk_ids[i];
