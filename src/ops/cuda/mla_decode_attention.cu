@@ -46,84 +46,47 @@ bool per_head_skinny_applies(int64_t sequences, int64_t k, int64_t a_head_bytes,
   return sequences <= dsinfer::cuda::kSkinnyMaxRows && k % 8 == 0 && a_head_bytes % 16 == 0 && a_row_bytes % 16 == 0;
 }
 
-// q_latent [B, heads, latent] = per head h: W_UK[h] [latent, nope] . q_nope [B, nope] (row stride heads * qk).
-void absorb_query(const Tensor& q, const Tensor& w_uk, void* q_latent, cudaStream_t stream) {
-  const int64_t sequences = q.dim(0), heads = q.dim(1), qk_dim = q.dim(2);
-  const int64_t latent_dim = w_uk.dim(1), nope_dim = w_uk.dim(2);
-  if (q.dtype() == DType::kF32) {
-    dsinfer::cuda::FloatGemmShape shape;  // batch h: C[b, c] = sum_n A[b, n] * B(c, n), B(c, n) = W_UK[h, n, c]
+// out[b, h, :] = W[h] . a[b, h, :] for every sequence b and head h (the absorbed products: W_UK on the query's
+// nope part, W_UV on the attention's latent output). W [heads, n, k] row-major; a's row b of head h starts at
+// a + b * a_row_stride + h * a_head_stride (elements); out [B, heads, n] contiguous; `dtype` of a, W and out.
+void per_head_product(const void* a, int64_t a_row_stride, int64_t a_head_stride, const Tensor& weights,
+                      int64_t sequences, void* out, DType dtype, cudaStream_t stream) {
+  const int64_t heads = weights.dim(0), n = weights.dim(1), k = weights.dim(2);
+  if (dtype == DType::kF32) {
+    dsinfer::cuda::FloatGemmShape shape;  // batch h: C[b, r] = sum_c A[b, c] * B(r, c), B(r, c) = W[h, r, c]
     shape.m = sequences;
-    shape.n = latent_dim;
-    shape.k = nope_dim;
-    shape.a_row_stride = heads * qk_dim;
-    shape.a_batch_stride = qk_dim;
-    shape.b_n_stride = nope_dim;
+    shape.n = n;
+    shape.k = k;
+    shape.a_row_stride = a_row_stride;
+    shape.a_batch_stride = a_head_stride;
+    shape.b_n_stride = k;
     shape.b_k_stride = 1;
-    shape.b_batch_stride = nope_dim * latent_dim;
-    shape.c_row_stride = heads * latent_dim;
-    shape.c_batch_stride = latent_dim;
+    shape.b_batch_stride = n * k;
+    shape.c_row_stride = heads * n;
+    shape.c_batch_stride = n;
     shape.batch = static_cast<int>(heads);
-    dsinfer::cuda::gemm_float(shape, q.data_as<const float>(), w_uk.data(), DType::kF32, q_latent, DType::kF32, stream);
+    dsinfer::cuda::gemm_float(shape, static_cast<const float*>(a), weights.data(), DType::kF32, out, DType::kF32,
+                              stream);
     return;
   }
-  if (per_head_skinny_applies(sequences, nope_dim, qk_dim * 2, heads * qk_dim * 2)) {
-    per_head_skinny(q.data(), qk_dim * 2, heads * qk_dim * 2, w_uk, sequences, heads, q_latent, stream);
+  if (per_head_skinny_applies(sequences, k, a_head_stride * 2, a_row_stride * 2)) {
+    per_head_skinny(a, a_head_stride * 2, a_row_stride * 2, weights, sequences, heads, out, stream);
     return;
   }
-  // Column-major view per head h: q_latent^T [latent, B] = (W_UK[h] column-major [nope, latent])^T . q_nope^T.
+  // Column-major view per head h: out^T [n, B] = (W[h] column-major [k, n])^T . a^T [k, B].
   dsinfer::cuda::BatchedGemmShape shape;
   shape.transpose_a = true;
-  shape.m = latent_dim;
+  shape.m = n;
   shape.n = sequences;
-  shape.k = nope_dim;
-  shape.lda = nope_dim;              // W_UK[h] row-major [latent, nope] = column-major [nope, latent]
-  shape.stride_a = nope_dim * latent_dim;
-  shape.ldb = heads * qk_dim;        // q row-major [B, heads, qk]: column b of head h at b * heads * qk + h * qk
-  shape.stride_b = qk_dim;
-  shape.ldc = heads * latent_dim;    // q_latent [B, heads, latent]
-  shape.stride_c = latent_dim;
+  shape.k = k;
+  shape.lda = k;  // W[h] row-major [n, k] = column-major [k, n]
+  shape.stride_a = n * k;
+  shape.ldb = a_row_stride;  // column b of head h at b * a_row_stride + h * a_head_stride
+  shape.stride_b = a_head_stride;
+  shape.ldc = heads * n;  // out [B, heads, n]
+  shape.stride_c = n;
   shape.batch = static_cast<int>(heads);
-  dsinfer::cuda::gemm_bf16_batched(shape, w_uk.data(), q.data(), q_latent, stream);
-}
-
-// output [B, heads, v] = per head h: o_latent [B, latent] (row stride heads * latent) . W_UV[h]^T [latent, v].
-void expand_output(const void* o_latent, const Tensor& w_uv, Tensor& output, cudaStream_t stream) {
-  const int64_t sequences = output.dim(0), heads = output.dim(1), v_dim = w_uv.dim(1), latent_dim = w_uv.dim(2);
-  if (output.dtype() == DType::kF32) {
-    dsinfer::cuda::FloatGemmShape shape;  // batch h: C[b, v] = sum_c A[b, c] * B(v, c), B(v, c) = W_UV[h, v, c]
-    shape.m = sequences;
-    shape.n = v_dim;
-    shape.k = latent_dim;
-    shape.a_row_stride = heads * latent_dim;
-    shape.a_batch_stride = latent_dim;
-    shape.b_n_stride = latent_dim;
-    shape.b_k_stride = 1;
-    shape.b_batch_stride = v_dim * latent_dim;
-    shape.c_row_stride = heads * v_dim;
-    shape.c_batch_stride = v_dim;
-    shape.batch = static_cast<int>(heads);
-    dsinfer::cuda::gemm_float(shape, static_cast<const float*>(o_latent), w_uv.data(), DType::kF32, output.data(),
-                              DType::kF32, stream);
-    return;
-  }
-  if (per_head_skinny_applies(sequences, latent_dim, latent_dim * 2, heads * latent_dim * 2)) {
-    per_head_skinny(o_latent, latent_dim * 2, heads * latent_dim * 2, w_uv, sequences, heads, output.data(), stream);
-    return;
-  }
-  // Column-major view per head h: output^T [v, B] = (W_UV[h] column-major [latent, v])^T . o_latent^T [latent, B].
-  dsinfer::cuda::BatchedGemmShape shape;
-  shape.transpose_a = true;
-  shape.m = v_dim;
-  shape.n = sequences;
-  shape.k = latent_dim;
-  shape.lda = latent_dim;
-  shape.stride_a = v_dim * latent_dim;
-  shape.ldb = heads * latent_dim;
-  shape.stride_b = latent_dim;
-  shape.ldc = heads * v_dim;
-  shape.stride_c = v_dim;
-  shape.batch = static_cast<int>(heads);
-  dsinfer::cuda::gemm_bf16_batched(shape, w_uv.data(), o_latent, output.data(), stream);
+  dsinfer::cuda::gemm_bf16_batched(shape, weights.data(), a, out, stream);
 }
 
 }  // namespace
@@ -145,7 +108,8 @@ void mla_decode_attention(const Tensor& q, const Tensor& kv_cache, const Tensor&
   const size_t element_bytes = f32 ? sizeof(float) : 2;
   void* q_latent = dsinfer::cuda::scratch(ScratchSlot::kAttentionQuery, sequences * heads * latent_dim * element_bytes);
   void* o_latent = dsinfer::cuda::scratch(ScratchSlot::kAttentionValue, sequences * heads * latent_dim * element_bytes);
-  absorb_query(q, w_uk, q_latent, stream);
+  // q_latent [B, heads, latent] = per head h: W_UK[h] [latent, nope] . q_nope [B, nope] (row stride heads * qk).
+  per_head_product(q.data(), heads * qk_dim, qk_dim, w_uk, sequences, q_latent, dtype, stream);
 
   const int splits = dsinfer::cuda::mla_decode_num_splits(static_cast<int>(sequences), static_cast<int>(heads),
                                                           dsinfer::cuda::multiprocessor_count());
@@ -178,7 +142,8 @@ void mla_decode_attention(const Tensor& q, const Tensor& kv_cache, const Tensor&
   params.num_splits = splits;
   params.softmax_scale = static_cast<float>(softmax_scale);
   dsinfer::cuda::run_mla_decode(params, stream);
-  expand_output(o_latent, w_uv, output, stream);
+  // output [B, heads, v] = per head h: W_UV[h] [v, latent] . o_latent [B, latent] (row stride heads * latent).
+  per_head_product(o_latent, heads * latent_dim, latent_dim, w_uv, sequences, output.data(), dtype, stream);
 }
 
 }  // namespace dsinfer::ops::cuda
