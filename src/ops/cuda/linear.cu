@@ -18,6 +18,7 @@
 #include "kernels/sm90/quant/fp8_group_quant.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
+#include "ops/cuda/skinny_projection.h"
 
 namespace dsinfer::ops::cuda {
 
@@ -68,19 +69,6 @@ bool skinny_applies(const Tensor& input, const LinearWeight& weight) {
   return weight.weight.dtype() == DType::kBF16 && weight.in_features() % 8 == 0;
 }
 
-dsinfer::cuda::SkinnyProjection skinny_projection(const LinearWeight& weight, Tensor& output) {
-  dsinfer::cuda::SkinnyProjection projection{};
-  projection.weight = weight.weight.data();
-  if (weight.is_fp8()) {
-    projection.scales = weight.scale_inv.data_as<const float>();
-    projection.scale_row_length = weight.scale_inv.dim(1);
-  }
-  projection.n = weight.out_features();
-  projection.out = output.data();
-  projection.out_f32 = output.dtype() == DType::kF32;
-  return projection;
-}
-
 // One projection, two (second set), or the gated pair (gated: output = silu(first) * second) in one skinny launch.
 void run_skinny(const Tensor& input, const LinearWeight& first, Tensor& first_output, const LinearWeight* second,
                 Tensor* second_output, bool gated, cudaStream_t stream) {
@@ -96,10 +84,13 @@ void run_skinny(const Tensor& input, const LinearWeight& first, Tensor& first_ou
   } else {
     params.a = input.data();
   }
-  params.projections[0] = skinny_projection(first, first_output);
+  params.projections[0] =
+      skinny_projection(first, first_output.data(), first_output.dtype() == DType::kF32);
   params.projection_count = 1;
   if (second != nullptr) {
-    params.projections[1] = skinny_projection(*second, gated ? first_output : *second_output);
+    Tensor& second_target = gated ? first_output : *second_output;
+    params.projections[1] =
+        skinny_projection(*second, second_target.data(), second_target.dtype() == DType::kF32);
     params.projection_count = 2;
   }
   params.gated = gated;

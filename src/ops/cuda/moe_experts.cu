@@ -23,6 +23,7 @@
 #include "kernels/runtime/op_timing.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/cuda_ops.h"
+#include "ops/cuda/skinny_projection.h"
 
 namespace dsinfer::ops::cuda {
 
@@ -175,15 +176,8 @@ dsinfer::cuda::SkinnyDenseSet dense_set(const void* a, const float* a_scales, in
   dense.k = k;
   dense.rows = tokens;
   const LinearWeight* weights[2] = {&first, second};
-  for (int p = 0; p < (second != nullptr ? 2 : 1); ++p) {
-    dsinfer::cuda::SkinnyProjection& projection = dense.projections[p];
-    projection.weight = weights[p]->weight.data();
-    projection.scales = weights[p]->is_fp8() ? weights[p]->scale_inv.data_as<const float>() : nullptr;
-    projection.scale_row_length = weights[p]->is_fp8() ? weights[p]->scale_inv.dim(1) : 0;
-    projection.n = weights[p]->out_features();
-    projection.out = out;
-    projection.out_f32 = out_f32;
-  }
+  for (int p = 0; p < (second != nullptr ? 2 : 1); ++p)
+    dense.projections[p] = skinny_projection(*weights[p], out, out_f32);
   return dense;
 }
 
